@@ -1,0 +1,147 @@
+# valence_ros developer entry points. Every target is idempotent and works on a
+# fresh machine (it sets up what it needs first):
+#
+#   make run     build if needed, start the node + a scripted demo publisher
+#   make test    build if needed, run the whole pytest suite
+#   make setup   .venv from requirements.txt + colcon build into build/ install/ log/
+#   make bench   build if needed, run every bench/bench_*.py
+#   make clean   remove build/ install/ log/      (make distclean: also .venv)
+#
+# Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
+# LOG_BASE= TEST_TIMEOUT=<s per test> TESTS=test/test_demo.py PYTEST_ARGS="-k launch -x"
+# DEMO_ARGS="--rate 20 --seed 3"
+#
+# ROS 2 here comes from pip wheels (see ../shared/ros2-from-pip.md): the venv
+# prefix is the ROS underlay. In a full ROS 2 install, use colcon directly
+# (README.md, "Building in a real ROS 2 workspace").
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.SUFFIXES:
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV ?= $(ROOT)/.venv
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+BUILD_BASE ?= $(ROOT)/build
+INSTALL_BASE ?= $(ROOT)/install
+LOG_BASE ?= $(ROOT)/log
+TEST_TIMEOUT ?= 300
+TESTS ?= test
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+VPY := $(VENV)/bin/python
+REQ_STAMP := $(VENV)/.valence_ros-requirements.stamp
+
+# Keep DDS discovery on this machine unless the caller chose otherwise.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export PYTHONUNBUFFERED := 1
+
+# Enter the built environment. install/setup.bash reads unset variables, so it
+# is sourced with `set +u` (recipes run with -eu).
+IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
+
+.PHONY: help setup venv build test run bench clean distclean
+
+help:
+	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
+	@echo "  make run    start valence_node (as the launch file does) + a scripted demo publisher; Ctrl-C stops"
+	@echo "  make test   run the whole pytest suite (builds first)"
+
+setup: build
+
+# --- 1. virtualenv with the pinned packages -----------------------------------
+venv: $(REQ_STAMP)
+
+$(VPY):
+	@test -n "$(PYTHON)" || { echo "error: no python3.11/python3 on PATH" >&2; exit 1; }
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
+	  echo "error: $(PYTHON) is Python $$("$(PYTHON)" -c 'import platform; print(platform.python_version())'); the ROS 2 wheels need CPython 3.11 (set PYTHON=...)" >&2; exit 1; }
+	@echo "[setup] creating virtualenv $(VENV) with $(PYTHON)"
+	"$(PYTHON)" -m venv "$(VENV)"
+
+$(REQ_STAMP): $(ROOT)/requirements.txt | $(VPY)
+	@echo "[setup] installing pinned requirements into $(VENV) (first time: a few minutes)"
+	@# (the filter drops pip's notes about configured local indexes that do not exist)
+	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q -r "$(ROOT)/requirements.txt" 2>&1 \
+	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@# colcon must never crawl the venv (its share/*/package.xml look like packages).
+	@touch "$(VENV)/COLCON_IGNORE"
+	@touch "$@"
+
+# --- 2. fix the ROS wheels' CMake files, 3. colcon build ----------------------
+# The wheels' CMake exports name their build machine's Python and numpy include
+# dirs; rewrite them to this interpreter's (idempotent, cheap: always run).
+define FIX_CMAKE_PATHS_PY
+import os, sys, sysconfig
+import numpy
+share = os.path.join(sys.prefix, "share")
+repl = [
+    ("/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include", numpy.get_include()),
+    ("/opt/python/cp311-cp311/include/python3.11", sysconfig.get_paths()["include"]),
+]
+for _, new in repl:
+    if not os.path.isdir(new):
+        sys.exit("error: include dir %s does not exist (Python headers missing?)" % new)
+fixed = 0
+for d, _, files in os.walk(share):
+    for f in files:
+        if not f.endswith(".cmake"):
+            continue
+        p = os.path.join(d, f)
+        with open(p, encoding="utf-8") as fh:
+            text = fh.read()
+        if "/opt/python/cp311-cp311/" not in text:
+            continue
+        new_text = text
+        for old, new in repl:
+            new_text = new_text.replace(old, new)
+        if new_text != text:
+            with open(p, "w", encoding="utf-8") as fh:
+                fh.write(new_text)
+            fixed += 1
+if fixed:
+    print("[setup] fixed build-machine include paths in %d CMake files" % fixed)
+endef
+export FIX_CMAKE_PATHS_PY
+
+build: $(REQ_STAMP)
+	@command -v cmake >/dev/null && command -v c++ >/dev/null || { \
+	  echo "error: colcon needs cmake and a C/C++ compiler (Debian: apt-get install cmake g++)" >&2; exit 1; }
+	@"$(VPY)" -c "$$FIX_CMAKE_PATHS_PY"
+	@echo "[setup] colcon build -> $(INSTALL_BASE)"
+	@set +u; source "$(VENV)/bin/activate"; set -u; \
+	  export AMENT_PREFIX_PATH="$(VENV)" CMAKE_PREFIX_PATH="$(VENV)"; \
+	  cd "$(ROOT)" && colcon --log-level error --log-base "$(LOG_BASE)" build \
+	    --paths "$(ROOT)" \
+	    --build-base "$(BUILD_BASE)" --install-base "$(INSTALL_BASE)" \
+	    --event-handlers console_cohesion- summary+ status- \
+	    --cmake-args -DPython3_EXECUTABLE="$(VPY)" -DBUILD_TESTING=OFF \
+	  || { echo "[setup] colcon build failed; details: $(LOG_BASE)/latest_build/valence_ros/stdout_stderr.log" >&2; exit 1; }
+
+# --- test / run / bench --------------------------------------------------------
+# `python -P`: do not put the repository root on sys.path, so tests import the
+# installed valence_ros (with the generated valence_ros.msg), not the source tree.
+test: setup
+	@echo "[test] pytest (per-test timeout $(TEST_TIMEOUT) s)"
+	@$(IN_ENV) cd "$(ROOT)"; rc=0; \
+	  python -P -m pytest -q -rfEs -p no:cacheprovider --timeout="$(TEST_TIMEOUT)" $(PYTEST_ARGS) $(TESTS) || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "[test] FAILED: pytest collected no tests" >&2; fi; \
+	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
+	  exit $$rc
+
+run: setup
+	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/valence_demo" $(DEMO_ARGS)
+
+bench: setup
+	@$(IN_ENV) cd "$(ROOT)"; shopt -s nullglob; benches=(bench/bench_*.py); \
+	  if [ $${#benches[@]} -eq 0 ]; then echo "[bench] no bench/bench_*.py found" >&2; exit 1; fi; \
+	  for b in "$${benches[@]}"; do echo "[bench] python $$b"; python "$$b"; done; \
+	  echo "[bench] all $${#benches[@]} benchmarks passed"
+
+clean:
+	rm -rf "$(BUILD_BASE)" "$(INSTALL_BASE)" "$(LOG_BASE)"
+
+distclean: clean
+	rm -rf "$(VENV)"
