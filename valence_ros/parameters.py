@@ -164,7 +164,8 @@ def load_params_file(path: str | Path, node_name: str = "valence_node") -> dict[
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({error})") from None
+        detail = " ".join(str(error).split())  # YAML errors span lines; keep the message one line
+        raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({detail})") from None
     values: dict[str, Any] = {}
     if isinstance(document, dict):
         for key, entry in document.items():

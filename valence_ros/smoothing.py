@@ -43,6 +43,9 @@ class ExponentialSmoother:
         dt_ns = stamp_ns - self.last_stamp_ns
         if dt_ns < 0:
             return self.value, False
-        self.value += smoothing_alpha(dt_ns * 1e-9, self.time_constant) * (x - self.value)
+        alpha = smoothing_alpha(dt_ns * 1e-9, self.time_constant)
+        # alpha == 1 (smoothing off, or a long gap) must give x exactly, not
+        # value + (x - value), which can differ from x in the last bit.
+        self.value = x if alpha >= 1.0 else self.value + alpha * (x - self.value)
         self.last_stamp_ns = stamp_ns
         return self.value, True
