@@ -1,0 +1,104 @@
+"""Two helper threads for the offline tool: a reader running ahead and an in-order writer.
+
+Reading (sqlite/apsw, file I/O, decompression) and writing (sqlite inserts,
+file writes, numpy formatting) spend most of their time in C code that
+releases the GIL; running them in two helper threads overlaps them with the
+main thread's per-frame Python loop (the node's FaceTracker). Order is kept:
+one reader thread, one FIFO writer thread.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+
+__all__ = ["prefetch", "BackgroundSink"]
+
+_END = object()
+
+
+def prefetch(iterator, depth: int = 2):
+    """Iterate `iterator` in a helper thread, `depth` items ahead; exceptions re-raised here."""
+    items: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for item in iterator:
+                if not put((True, item)):
+                    return
+            put((False, _END))
+        except BaseException as error:  # handed to the consumer
+            put((False, error))
+
+    thread = threading.Thread(target=run, name="valence-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = items.get()
+            if ok:
+                yield item
+            elif item is _END:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class BackgroundSink:
+    """Runs sink = factory() and then sink.write(item) for each put() item, in one
+    helper thread (sqlite objects must stay in the thread that created them)."""
+
+    def __init__(self, factory, depth: int = 2):
+        self._factory = factory
+        self._items: queue.Queue = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self.sink = None
+        self._thread = threading.Thread(target=self._run, name="valence-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            self.sink = self._factory()
+        except BaseException as error:
+            self._error = error
+        while True:
+            item = self._items.get()
+            if isinstance(item, tuple) and item and item[0] is _END:   # (END, commit)
+                if self.sink is not None:
+                    try:
+                        if item[1] and self._error is None:
+                            self.sink.close()
+                        else:
+                            self.sink.abort()
+                    except BaseException as error:
+                        self._error = self._error or error
+                return
+            if self._error is None:
+                try:
+                    self.sink.write(item)
+                except BaseException as error:
+                    self._error = error
+
+    def put(self, item) -> None:
+        if self._error is not None:
+            raise self._error
+        self._items.put(item)
+
+    def finish(self, commit: bool = True):
+        """Close (commit=True) or abort the sink; re-raises a writer error."""
+        self._items.put((_END, commit))
+        self._thread.join()
+        if self._error is not None and commit:
+            raise self._error
+        return self.sink
