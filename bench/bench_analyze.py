@@ -14,11 +14,10 @@ For each storage format (sqlite3, MCAP) it:
    checked against rosbags' deserialize_cdr;
 2. runs `python -m valence_ros.analyze BAG --out DIR --quiet` in a fresh process
    (so the time includes interpreter start, imports, model loading, plots and
-   summary): once with an empty model cache ("cold": imports torch, ~1 s, and
-   fills the cache, see valence_ros/model_cache.py), then --repeat times with it
-   ("warm", the normal case for a lab analysing many sessions); reports the best
-   warm wall time as frames/s, the cold one too, the frames phase alone (bag
-   open to outputs closed, from summary.json) and the peak RSS of the process;
+   summary; the shipped weights load without torch, checked via summary.json's
+   torch_imported) --repeat times; reports the best wall time as frames/s, the
+   frames phase alone (bag open to outputs closed, from summary.json) and the
+   peak RSS of the process;
 3. as the baseline, in the same run: rosbags' plain read + deserialize_cdr of
    every message of the same bag (what a straightforward tool would do before
    any processing), in a fresh process as well;
@@ -152,10 +151,10 @@ _BASELINE = (
 )
 
 
-def measured(module_args: list[str], cache_dir: Path) -> dict:
+def measured(module_args: list[str]) -> dict:
     """Run `python -c wrapper module args...` and return wall (outside), rss and inner wall."""
     t0 = time.monotonic()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "VALENCE_ROS_CACHE_DIR": str(cache_dir)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *module_args], capture_output=True,
                           text=True, env=env)
     wall = time.monotonic() - t0
@@ -165,15 +164,15 @@ def measured(module_args: list[str], cache_dir: Path) -> dict:
     return {"wall_s": wall, "rss_mib": info["rss_mib"], "stdout": proc.stdout}
 
 
-def analyze_once(bag: Path, work: Path, cache_dir: Path) -> dict:
+def analyze_once(bag: Path, work: Path) -> dict:
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    result = measured(["valence_ros.analyze", str(bag), "--out", str(out), "--quiet"], cache_dir)
+    result = measured(["valence_ros.analyze", str(bag), "--out", str(out), "--quiet"])
     summary = json.loads((out / "summary.json").read_text())
     result["frames"] = summary["frames"]["read"]
     result["timing_s"] = summary["timing_s"]
     result["processing_s"] = summary["timing_s"]["frames"]
-    result["model_cache"] = summary["model_cache"]
+    result["torch_imported"] = summary["torch_imported"]
     shutil.rmtree(out, ignore_errors=True)
     return result
 
@@ -198,24 +197,18 @@ def main(argv=None) -> int:
             print(f"[{storage}]", flush=True)
             big = bag_for(args.cache, storage, args.messages)
             small = bag_for(args.cache, storage, args.small)
-            # cold: a fresh model cache (imports torch, fills the cache); then warm runs
-            cache_dir = work / f"model_cache_{storage}"
-            cold = analyze_once(big, work, cache_dir)
-            runs = [analyze_once(big, work, cache_dir) for _ in range(args.repeat)]
+            runs = [analyze_once(big, work) for _ in range(max(1, args.repeat))]
             best = min(runs, key=lambda r: r["wall_s"])
-            small_run = analyze_once(small, work, cache_dir)
-            huge_run = analyze_once(bag_for(args.cache, storage, args.huge), work, cache_dir) if args.huge else None
-            assert cold["model_cache"] == "miss" and all(r["model_cache"] == "hit" for r in runs)
+            small_run = analyze_once(small, work)
+            huge_run = analyze_once(bag_for(args.cache, storage, args.huge), work) if args.huge else None
+            assert not any(r["torch_imported"] for r in runs), "the shipped weights should load without torch"
             entry = {
                 "messages": args.messages,
                 "end_to_end_s": [round(r["wall_s"], 3) for r in runs],
                 "frames_per_s_end_to_end": round(args.messages / best["wall_s"]),
-                "cold_cache_end_to_end_s": round(cold["wall_s"], 3),
-                "frames_per_s_end_to_end_cold_cache": round(args.messages / cold["wall_s"]),
                 "timing_s": [r["timing_s"] for r in runs],
                 "frames_per_s_frames_phase": round(args.messages / min(r["processing_s"] for r in runs)),
                 "peak_rss_mib": round(best["rss_mib"], 1),
-                "cold_peak_rss_mib": round(cold["rss_mib"], 1),
                 "small_messages": args.small,
                 "small_peak_rss_mib": round(small_run["rss_mib"], 1),
             }
@@ -237,10 +230,10 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"{'format':8} {'end-to-end/s':>13} {'(cold cache)':>13} {'frames phase/s':>15} "
+    print(f"{'format':8} {'end-to-end/s':>13} {'frames phase/s':>15} "
           f"{'rosbags read+deser/s':>21} {'ratio':>6} {'RSS small':>9} {'RSS 1M':>7} {'RSS huge':>8}")
     for storage, e in results.items():
-        print(f"{storage:8} {e['frames_per_s_end_to_end']:>13,} {e['frames_per_s_end_to_end_cold_cache']:>13,} "
+        print(f"{storage:8} {e['frames_per_s_end_to_end']:>13,} "
               f"{e['frames_per_s_frames_phase']:>15,} "
               f"{e.get('baseline_rosbags_read_deserialize_msgs_per_s', 0):>21,} "
               f"{e.get('speedup_vs_baseline', 0):>6} {e['small_peak_rss_mib']:>8.0f}M {e['peak_rss_mib']:>6.0f}M "

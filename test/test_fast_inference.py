@@ -1,11 +1,24 @@
-"""FastRegressor == the torch module (within 1e-5), per frame and in batches."""
+"""FastRegressor == the torch module (within 1e-5), per frame and in batches; the
+shipped weights load without torch."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safetensors.numpy import load_file, save_file
 
-from valence_ros.fast_inference import FastRegressor
+from valence_ros.fast_inference import (
+    DEFAULT_SAFETENSORS_PATH,
+    FastRegressor,
+    ModelLoadError,
+    layer_shapes,
+    read_config,
+)
 from valence_ros.model import DEFAULT_WEIGHTS_PATH, MLPRegressor, load_regressor, save_regressor
 
 torch.set_num_threads(1)
@@ -118,3 +131,150 @@ def test_rejects_bad_layers():
         FastRegressor([np.zeros((4, 7))], [np.zeros(3)])
     with pytest.raises(ValueError):
         FastRegressor([np.zeros((2, 7))], [np.zeros(2)])  # two outputs
+
+
+# ------------------------------------------------------------------ shipped weights without torch
+
+
+def test_shipped_safetensors_equal_the_pt():
+    assert DEFAULT_SAFETENSORS_PATH.parent == DEFAULT_WEIGHTS_PATH.parent
+    st_tensors = load_file(str(DEFAULT_SAFETENSORS_PATH))
+    pt = torch.load(DEFAULT_WEIGHTS_PATH, map_location="cpu", weights_only=True)
+    assert list(st_tensors) == sorted(pt) and set(st_tensors) == set(pt)
+    for k, v in pt.items():
+        assert st_tensors[k].dtype == np.float32 and np.array_equal(st_tensors[k], v.numpy()), k
+
+
+def test_layer_shapes_match_the_module():
+    cfg = read_config(DEFAULT_WEIGHTS_PATH.parent / "config.json")
+    assert layer_shapes(cfg) == MLPRegressor(**{**cfg, "hidden_sizes": tuple(cfg["hidden_sizes"])}).expected_shapes()
+    other = {"input_size": 5, "hidden_sizes": [8, 4, 3], "output_size": 1}
+    assert layer_shapes(other) == MLPRegressor(5, (8, 4, 3), 1).expected_shapes()
+
+
+def test_load_default_equals_torch_loader(shipped):
+    f = FastRegressor.load()
+    assert f.source == "shipped default" and repr(f) == "FastRegressor(7->64->32->1, source='shipped default')"
+    ref = FastRegressor.from_module(load_regressor())
+    for a, b in zip(f._WT + f._b + f._Wa, ref._WT + ref._b + ref._Wa):
+        assert np.array_equal(a, b)
+    X = np.random.default_rng(5).dirichlet(np.ones(7) * 0.5, size=5000).astype(np.float32)
+    assert np.array_equal(f.predict_batch(X), ref.predict_batch(X))
+    assert all(f.predict_one(x) == ref.predict_one(x) for x in X[:200])
+    assert np.max(np.abs(f.predict_batch(X) - torch_predict(shipped[0], X))) < 1e-5
+
+
+def test_load_default_does_not_import_torch():
+    code = ("import sys\n"
+            "from valence_ros.fast_inference import FastRegressor\n"
+            "f = FastRegressor.load()\n"
+            "assert f.source == 'shipped default', f.source\n"
+            "print(f.predict_one([0.01, 0.95, 0.02, 0.01, 0.005, 0.003, 0.001]))\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) == pytest.approx(0.93, abs=0.01)
+
+
+def _copy_shipped(tmp_path, tensors=None, config=True):
+    d = tmp_path / "w"
+    d.mkdir()
+    path = d / "valence_regressor.safetensors"
+    if tensors is None:
+        path.write_bytes(DEFAULT_SAFETENSORS_PATH.read_bytes())
+    else:
+        save_file(tensors, str(path))
+    if config:
+        (d / "config.json").write_bytes((DEFAULT_WEIGHTS_PATH.parent / "config.json").read_bytes())
+    return path
+
+
+def test_load_safetensors_round_trip_and_config(tmp_path):
+    path = _copy_shipped(tmp_path)
+    f = FastRegressor.load_safetensors(path)
+    assert f.source == str(path)
+    X = np.eye(7, dtype=np.float32)
+    assert np.array_equal(f.predict_batch(X), FastRegressor.load().predict_batch(X))
+    # another architecture, described by its config.json
+    torch.manual_seed(4)
+    m = MLPRegressor(hidden_sizes=(16, 8, 4)).eval()
+    p = save_regressor(m, tmp_path / "deep" / "model.safetensors")
+    g = FastRegressor.load_safetensors(p)
+    assert g.hidden_sizes == (16, 8, 4)
+    assert np.max(np.abs(g.predict_batch(X) - torch_predict(m, X))) < 1e-5
+
+
+@pytest.mark.parametrize("case", ["truncated", "garbage", "empty", "missing"])
+def test_load_safetensors_unreadable(tmp_path, case):
+    path = _copy_shipped(tmp_path)
+    data = path.read_bytes()
+    if case == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif case == "garbage":
+        path.write_bytes(b"\x00" * 64)
+    elif case == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(ModelLoadError) as err:
+        FastRegressor.load_safetensors(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: ") and ("not found" if case == "missing" else "not a readable safetensors") in msg
+
+
+def test_load_safetensors_wrong_tensors(tmp_path):
+    good = load_file(str(DEFAULT_SAFETENSORS_PATH))
+    # a layer of the wrong shape
+    path = _copy_shipped(tmp_path, {**good, "model.2.weight": np.zeros((16, 64), np.float32)})
+    with pytest.raises(ModelLoadError, match=r"do not match the architecture in config\.json") as err:
+        FastRegressor.load_safetensors(path)
+    assert str(err.value).startswith(str(path)) and "model.2.weight[16, 64]" in str(err.value)
+    # foreign key names are not guessed here (FastRegressor.load(path) matches by shape)
+    (tmp_path / "w").rename(tmp_path / "w1")
+    path = _copy_shipped(tmp_path, {k.replace("model.", "net."): v for k, v in good.items()})
+    with pytest.raises(ModelLoadError, match="net.0.weight"):
+        FastRegressor.load_safetensors(path)
+    # a config.json that disagrees with the file
+    (tmp_path / "w").rename(tmp_path / "w2")
+    path = _copy_shipped(tmp_path)
+    (path.parent / "config.json").write_text(json.dumps({"hidden_sizes": [64, 16]}))
+    with pytest.raises(ModelLoadError, match="model.2.weight"):
+        FastRegressor.load_safetensors(path)
+    (path.parent / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="config.json"):
+        FastRegressor.load_safetensors(path)
+
+
+def test_load_safetensors_bad_values(tmp_path):
+    good = load_file(str(DEFAULT_SAFETENSORS_PATH))
+    bad = dict(good)
+    bad["model.0.bias"] = good["model.0.bias"].copy()
+    bad["model.0.bias"][3] = np.nan
+    path = _copy_shipped(tmp_path, bad)
+    with pytest.raises(ModelLoadError, match="model.0.bias holds NaN"):
+        FastRegressor.load_safetensors(path)
+    path.unlink()
+    save_file({**good, "model.4.bias": np.zeros(1, np.int32)}, str(path))
+    with pytest.raises(ModelLoadError, match="model.4.bias has non-float dtype int32"):
+        FastRegressor.load_safetensors(path)
+    path.unlink()
+    save_file({k: v.astype(np.float16) for k, v in good.items()}, str(path))
+    half = FastRegressor.load_safetensors(path)
+    X = np.eye(7, dtype=np.float32)
+    assert np.max(np.abs(half.predict_batch(X) - FastRegressor.load().predict_batch(X))) < 1e-2
+
+
+def test_user_paths_still_use_the_torch_loader(tmp_path):
+    import valence_ros.model
+
+    assert valence_ros.model.ModelLoadError is ModelLoadError  # one class, defined torch-free
+    # a directory holding both shipped files resolves to the .pt (load_regressor's rules)
+    assert load_regressor(DEFAULT_WEIGHTS_PATH.parent).source == str(DEFAULT_WEIGHTS_PATH)
+    assert FastRegressor.load(DEFAULT_WEIGHTS_PATH.parent).source == str(DEFAULT_WEIGHTS_PATH)
+    # an explicit .safetensors path goes through load_regressor too (tolerant key matching)
+    good = load_file(str(DEFAULT_SAFETENSORS_PATH))
+    path = _copy_shipped(tmp_path, {k.replace("model.", "net."): v for k, v in good.items()})
+    f = FastRegressor.load(path)
+    X = np.eye(7, dtype=np.float32)
+    assert f.source == str(path) and np.array_equal(f.predict_batch(X), FastRegressor.load().predict_batch(X))

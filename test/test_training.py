@@ -131,6 +131,12 @@ def test_valence_train_cli_writes_loadable_outputs(tmp_path, capsys):
         assert set(rep["metrics"][split]) == {"n", "mae", "rmse", "r2", "ccc"}
     assert rep["metrics"]["test"]["n"] == 300
     m = load_regressor(out / "valence_regressor.pt")
+    # the .safetensors twin holds the same tensors under the same keys
+    from safetensors.numpy import load_file
+    twin = load_file(str(out / "valence_regressor.safetensors"))
+    sd = m.state_dict()
+    assert set(twin) == set(sd) and all(np.array_equal(twin[k], sd[k].numpy()) for k in sd)
+    assert rep["safetensors_file"] == "valence_regressor.safetensors" and len(rep["safetensors_sha256"]) == 64
     X, y = build_datasets(TrainConfig(recipe="seed", seed=3, **{**RECIPES["seed"], "epochs": 1,
                                                                  "n_train": 2000, "n_val": 300,
                                                                  "n_test": 300, "n_shift": 300}))["test"]
@@ -165,5 +171,8 @@ def test_shipped_report_matches_shipped_weights():
 
     rep = json.loads((DEFAULT_WEIGHTS_PATH.parent / "training_report.json").read_text())
     assert rep["weights_sha256"] == hashlib.sha256(DEFAULT_WEIGHTS_PATH.read_bytes()).hexdigest()
+    st = DEFAULT_WEIGHTS_PATH.parent / rep["safetensors_file"]
+    assert st.name == "valence_regressor.safetensors"
+    assert rep["safetensors_sha256"] == hashlib.sha256(st.read_bytes()).hexdigest()
     assert rep["recipe"] == "default" and rep["label_rule"] == "facereader"
     assert rep["targets_met"] and rep["one_hot_ok"]

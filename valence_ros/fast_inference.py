@@ -16,14 +16,87 @@ arrays and evaluates the same function as :class:`~valence_ros.model.MLPRegresso
 
 ``predict_one`` reuses internal buffers, so one instance must not be called
 from two threads at once; give each thread its own :meth:`FastRegressor.copy`.
+
+Loading never needs torch for the shipped weights: :meth:`FastRegressor.load`
+with no path reads ``weights/valence_regressor.safetensors`` with numpy
+(importing torch costs ~1 s and ~200 MB of RSS). Other weights files go
+through :func:`valence_ros.model.load_regressor` (torch; all its formats
+and its tolerant key matching). :class:`ModelLoadError` and
+:func:`read_config` live here, torch-free, and are re-exported by
+:mod:`valence_ros.model`.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["FastRegressor", "CHUNK_ROWS"]
+from valence_ros.emotions import NUM_EMOTIONS
+
+__all__ = [
+    "FastRegressor",
+    "CHUNK_ROWS",
+    "ModelLoadError",
+    "read_config",
+    "layer_shapes",
+    "DEFAULT_CONFIG",
+    "DEFAULT_SAFETENSORS_PATH",
+]
 
 CHUNK_ROWS = 8192
+
+# The shipped weights, written by valence_train next to valence_regressor.pt
+# (same tensors, same model.N.* keys).
+DEFAULT_SAFETENSORS_PATH = Path(__file__).resolve().parent / "weights" / "valence_regressor.safetensors"
+DEFAULT_CONFIG = {"input_size": NUM_EMOTIONS, "hidden_sizes": [64, 32], "output_size": 1}
+
+
+class ModelLoadError(ValueError):
+    """Weights could not be loaded; the message names the file and why."""
+
+
+def read_config(config_path) -> dict:
+    """Architecture from a config.json (``input_size``/``hidden_sizes``/``output_size``).
+
+    Missing keys take the defaults; other keys are ignored. A file with none
+    of the three keys (e.g. an unrelated config) yields the defaults.
+    """
+    config_path = Path(config_path)
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{config_path}: cannot read config.json: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{config_path}: config.json must hold a JSON object, got {type(raw).__name__}")
+    cfg = dict(DEFAULT_CONFIG)
+
+    def _int(key, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelLoadError(f"{config_path}: {key!r} must be a positive integer, got {value!r}")
+        return value
+
+    if "input_size" in raw:
+        cfg["input_size"] = _int("input_size", raw["input_size"])
+    if "output_size" in raw:
+        cfg["output_size"] = _int("output_size", raw["output_size"])
+    if "hidden_sizes" in raw:
+        hs = raw["hidden_sizes"]
+        if not isinstance(hs, list):
+            raise ModelLoadError(f"{config_path}: 'hidden_sizes' must be a list of positive integers, got {hs!r}")
+        cfg["hidden_sizes"] = [_int("hidden_sizes", h) for h in hs]
+    return cfg
+
+
+def layer_shapes(cfg: dict) -> list:
+    """[(key, shape)] of an MLPRegressor state_dict for ``cfg``, in layer order
+    (``model.0.weight``, ``model.0.bias``, ``model.2.weight``, ...: the
+    Linear layers sit at even indices of the Sequential, ReLUs between)."""
+    sizes = [cfg["input_size"], *cfg["hidden_sizes"], cfg["output_size"]]
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes += [(f"model.{2 * i}.weight", (n_out, n_in)), (f"model.{2 * i}.bias", (n_out,))]
+    return shapes
 
 
 class FastRegressor:
@@ -118,12 +191,60 @@ class FastRegressor:
 
     @classmethod
     def load(cls, path=None) -> "FastRegressor":
-        """Load weights with :func:`valence_ros.model.load_regressor` (same
-        rules and errors); ``None`` = the shipped default weights."""
+        """``None``: the shipped default weights, read without torch (see
+        :meth:`load_safetensors`). Any other path: loaded with
+        :func:`valence_ros.model.load_regressor` (imports torch; same rules
+        and errors). Raises :class:`ModelLoadError` naming the file."""
+        if path is None:
+            return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
         from valence_ros.model import load_regressor
 
         model = load_regressor(path)
-        return cls.from_module(model, source="shipped default" if path is None else str(getattr(model, "source", path)))
+        return cls.from_module(model, source=str(getattr(model, "source", path)))
+
+    @classmethod
+    def load_safetensors(cls, path, source=None) -> "FastRegressor":
+        """Read a ``.safetensors`` file as written by ``valence_train`` with
+        numpy only (no torch import).
+
+        Strict: the file must hold exactly the keys and shapes of the
+        MLPRegressor that the ``config.json`` beside it describes (the
+        defaults without one), see :func:`layer_shapes`; float dtype, finite
+        values. Raises :class:`ModelLoadError` naming the file. (Foreign
+        layouts: use :meth:`load` with the path, which matches by shape.)
+        """
+        path = Path(path)
+        cfg_path = path.parent / "config.json"
+        cfg = read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+        expected = layer_shapes(cfg)
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: weights file not found")
+        try:
+            from safetensors.numpy import load_file
+
+            tensors = load_file(str(path))
+        except Exception as exc:  # SafetensorError, OSError, unsupported dtype...
+            raise ModelLoadError(f"{path}: not a readable safetensors file: {exc}") from exc
+        found = {k: tuple(v.shape) for k, v in tensors.items()}
+        if found != dict(expected):
+            def fmt(shapes):
+                return ", ".join(f"{k}{list(s)}" for k, s in shapes)
+            raise ModelLoadError(
+                f"{path}: tensors do not match the architecture in {cfg_path.name}: expected "
+                f"[{fmt(expected)}] but the file has [{fmt(sorted(found.items()))}]")
+        arrays = []
+        for key, _ in expected:
+            v = tensors[key]
+            if not np.issubdtype(v.dtype, np.floating):
+                raise ModelLoadError(f"{path}: tensor {key} has non-float dtype {v.dtype}")
+            v = v.astype(np.float32)
+            if not np.isfinite(v).all():
+                raise ModelLoadError(f"{path}: tensor {key} holds NaN or infinite values")
+            arrays.append(v)
+        try:
+            return cls(arrays[0::2], arrays[1::2], source=str(path) if source is None else source)
+        except ValueError as exc:  # e.g. config.json with output_size != 1
+            raise ModelLoadError(f"{path}: {exc}") from exc
 
     def copy(self) -> "FastRegressor":
         """An independent instance (own buffers) for another thread."""

@@ -16,6 +16,11 @@ names (tensors matched by shape in layer order), torch pickles (always
 ``weights_only=True``), safetensors and a ``config.json`` beside the
 weights, and raises :class:`ModelLoadError` naming the file and the
 problem for anything else.
+
+The shipped weights are also in ``weights/valence_regressor.safetensors``
+(same tensors, written by ``valence_train`` together with the ``.pt``);
+:meth:`valence_ros.fast_inference.FastRegressor.load` reads that one with
+numpy, without importing torch.
 """
 from __future__ import annotations
 
@@ -29,6 +34,9 @@ import torch
 from torch import nn
 
 from valence_ros.emotions import NUM_EMOTIONS
+# Torch-free, so the shipped weights load without torch (FastRegressor.load());
+# defined there, re-exported here.
+from valence_ros.fast_inference import DEFAULT_CONFIG, ModelLoadError, read_config
 
 __all__ = [
     "MLPRegressor",
@@ -43,7 +51,6 @@ __all__ = [
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS_PATH = WEIGHTS_DIR / "valence_regressor.pt"
-DEFAULT_CONFIG = {"input_size": NUM_EMOTIONS, "hidden_sizes": [64, 32], "output_size": 1}
 CONFIG_KEYS = ("input_size", "hidden_sizes", "output_size")
 
 # Looked for, in this order, when load_regressor is given a directory.
@@ -56,10 +63,6 @@ WEIGHT_FILENAMES = (
     "model.bin",
 )
 _SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
-
-
-class ModelLoadError(ValueError):
-    """Weights could not be loaded; the message names the file and why."""
 
 
 class MLPRegressor(nn.Module):
@@ -105,41 +108,6 @@ class MLPRegressor(nn.Module):
     def expected_shapes(self):
         """[(key, shape)] of the state_dict, in layer order."""
         return [(k, tuple(v.shape)) for k, v in self.state_dict().items()]
-
-
-# --------------------------------------------------------------------------- config
-
-
-def read_config(config_path) -> dict:
-    """Architecture from a config.json (``input_size``/``hidden_sizes``/``output_size``).
-
-    Missing keys take the defaults; other keys are ignored. A file with none
-    of the three keys (e.g. an unrelated config) yields the defaults.
-    """
-    config_path = Path(config_path)
-    try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{config_path}: cannot read config.json: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ModelLoadError(f"{config_path}: config.json must hold a JSON object, got {type(raw).__name__}")
-    cfg = dict(DEFAULT_CONFIG)
-
-    def _int(key, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ModelLoadError(f"{config_path}: {key!r} must be a positive integer, got {value!r}")
-        return value
-
-    if "input_size" in raw:
-        cfg["input_size"] = _int("input_size", raw["input_size"])
-    if "output_size" in raw:
-        cfg["output_size"] = _int("output_size", raw["output_size"])
-    if "hidden_sizes" in raw:
-        hs = raw["hidden_sizes"]
-        if not isinstance(hs, list):
-            raise ModelLoadError(f"{config_path}: 'hidden_sizes' must be a list of positive integers, got {hs!r}")
-        cfg["hidden_sizes"] = [_int("hidden_sizes", h) for h in hs]
-    return cfg
 
 
 # --------------------------------------------------------------------------- reading tensors

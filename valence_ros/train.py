@@ -20,9 +20,11 @@ deterministic algorithms, so the same seed and the same torch/numpy
 versions give the same metrics (and the same weights).
 
 Outputs in ``--out DIR``: ``valence_regressor.pt`` (plain state_dict, keys
-``model.N.*``, loadable with ``torch.load(..., weights_only=True)``),
-``config.json`` and ``training_report.json`` (MAE, RMSE, R2, CCC on
-validation, test and shift, one-hot checks, all settings).
+``model.N.*``, loadable with ``torch.load(..., weights_only=True)``), the
+same tensors as ``valence_regressor.safetensors`` (what the node and
+``valence_analyze`` load by default, without torch), ``config.json`` and
+``training_report.json`` (MAE, RMSE, R2, CCC on validation, test and shift,
+one-hot checks, all settings, sha256 of both weights files).
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ from valence_ros.valence_rule import MEHRABIAN_WEIGHTS, label
 __all__ = ["TrainConfig", "RECIPES", "CARD_METRICS", "TARGETS", "build_datasets", "train", "main"]
 
 WEIGHTS_NAME = "valence_regressor.pt"
+SAFETENSORS_NAME = "valence_regressor.safetensors"   # same tensors, read without torch
 REPORT_NAME = "training_report.json"
 
 # The seed model card's evaluation table. Its test "RMSE 0.00035" is
@@ -315,11 +318,14 @@ def main(argv=None) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     wpath = save_regressor(model, out / WEIGHTS_NAME)
+    spath = save_regressor(model, out / SAFETENSORS_NAME, write_config=False)
     report["weights_file"] = WEIGHTS_NAME
     report["weights_sha256"] = hashlib.sha256(wpath.read_bytes()).hexdigest()
+    report["safetensors_file"] = SAFETENSORS_NAME
+    report["safetensors_sha256"] = hashlib.sha256(spath.read_bytes()).hexdigest()
     report["command"] = "valence_train " + " ".join(sys.argv[1:] if argv is None else list(argv))
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {wpath}, {out / 'config.json'}, {out / REPORT_NAME}")
+    print(f"wrote {wpath}, {spath}, {out / 'config.json'}, {out / REPORT_NAME}")
     for split in ("validation", "test", "shift"):
         print(_fmt_row(split, report["metrics"][split]))
     print("  one-hot:", ", ".join(f"{k} {v:+.3f}" for k, v in report["one_hot"].items()))
