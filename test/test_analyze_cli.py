@@ -31,11 +31,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 CANONICAL = ("Neutral", "Happy", "Sad", "Angry", "Surprised", "Scared", "Disgusted")
 
 
-@pytest.fixture(autouse=True)
-def private_model_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALENCE_ROS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "model_cache"))
-
-
 def ep_bytes(stamp_ns, face_id, probabilities, labels=(), frame_id="camera"):
     msg = T[EMOTION_PROBABILITIES](
         header=T["std_msgs/msg/Header"](
@@ -259,6 +254,26 @@ def test_float32_multi_array_uses_log_time_and_input_labels(tmp_path, capsys):
     del fer2013
 
 
+def test_params_file_entry_chosen_like_the_node(tmp_path, capsys):
+    # The node at /robot1/valence_node takes the /robot1 entry; --node says which node we mirror.
+    frames = session(n_per_face=60)
+    bag = write_bag(tmp_path / "rec", "mcap", {"/robot1/emotion_probabilities": ep_topic(frames)})
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text("/robot1/valence_node:\n  ros__parameters:\n    smoothing_time_constant: 0.0\n"
+                           "    qos_overrides:\n      /robot1/valence:\n        publisher:\n"
+                           "          depth: 5\n")
+    code, _, stderr = run([bag, "--params-file", params_file, "--node", "/robot1/valence_node",
+                           "--out", tmp_path / "ns", "-q"], capsys)
+    assert code == 0, stderr
+    assert "ignoring unknown parameter(s) qos_overrides./robot1/valence.publisher.depth" in stderr
+    _, rows = read_csv(tmp_path / "ns" / "valence.csv")
+    assert all(r[2] == r[3] for r in rows), "smoothing off: valence == raw_valence"
+    code, _, stderr = run([bag, "--params-file", params_file, "--out", tmp_path / "root", "-q"], capsys)
+    assert code == 0, stderr
+    _, rows = read_csv(tmp_path / "root" / "valence.csv")
+    assert any(r[2] != r[3] for r in rows), "/valence_node does not match the /robot1 entry"
+
+
 def test_rejected_frames_are_counted_and_not_output(tmp_path, capsys):
     frames = session(200, bad=True)
     bag = write_bag(tmp_path / "rec", "mcap", {"/emotion_probabilities": ep_topic(frames)})
@@ -480,6 +495,8 @@ def test_installed_executable_runs(tmp_path):
     proc = subprocess.run([str(exe), str(bag), "--out", str(tmp_path / "o"), "-q"], capture_output=True,
                           text=True, timeout=300, env=env)
     assert proc.returncode == 0 and (tmp_path / "o" / "valence.csv").is_file(), proc.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["model"] == "shipped default" and summary["torch_imported"] is False
 
 
 def test_sigterm_mid_run_leaves_no_output(tmp_path):

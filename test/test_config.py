@@ -38,4 +38,4 @@ def test_every_parameter_has_a_comment_and_use_sim_time_is_hinted():
 
 def test_load_params_file_reads_it_as_the_defaults():
     assert load_params_file(CONFIG) == DEFAULTS
-    assert load_params_file(CONFIG, node_name="other_node") == DEFAULTS  # no match: defaults
+    assert load_params_file(CONFIG, node_fqn="/robot1/valence_node") == DEFAULTS

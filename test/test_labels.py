@@ -24,7 +24,7 @@ def apply(label_map, values):
 
 def test_empty_and_facereader_are_the_identity():
     for labels in ((), ("facereader",), EMOTIONS, tuple(e.upper() for e in EMOTIONS)):
-        label_map = resolve_labels(labels)
+        label_map = resolve_labels(labels, allow_preset=True)
         assert label_map.is_identity, labels
         assert label_map.unknown == () and label_map.missing == ()
 
@@ -32,7 +32,7 @@ def test_empty_and_facereader_are_the_identity():
 @pytest.mark.parametrize("preset", sorted(LABEL_PRESETS))
 def test_every_preset_maps_each_label_to_its_emotion(preset):
     labels = LABEL_PRESETS[preset]
-    label_map = resolve_labels([preset])
+    label_map = resolve_labels([preset], allow_preset=True)
     assert label_map.labels == labels
     values = np.arange(1, len(labels) + 1, dtype=float)  # distinct per input position
     out = apply(label_map, values)
@@ -46,7 +46,7 @@ def test_every_preset_maps_each_label_to_its_emotion(preset):
 
 
 def test_fer2013_order():
-    label_map = resolve_labels(["fer2013"])
+    label_map = resolve_labels(["fer2013"], allow_preset=True)
     # angry, disgust, fear, happy, sad, surprise, neutral -> canonical positions
     assert list(label_map.target) == [3, 6, 5, 1, 2, 4, 0]
     assert not label_map.is_identity and label_map.missing == ()
@@ -54,7 +54,7 @@ def test_fer2013_order():
 
 def test_ferplus_and_hsemotion_drop_contempt():
     for preset in ("ferplus", "hsemotion"):
-        label_map = resolve_labels([preset])
+        label_map = resolve_labels([preset], allow_preset=True)
         assert [label.lower() for label in label_map.unknown] == ["contempt"]
         assert label_map.missing == ()
         assert label_map.input_length == 8
@@ -78,7 +78,22 @@ def test_preset_name_only_alone():
     assert expand_preset(["fer2013"]) == LABEL_PRESETS["fer2013"]
     assert expand_preset(["fer2013", "happy"]) == ("fer2013", "happy")
     with pytest.raises(LabelError):  # "fer2013" as one label among others is not an emotion,
-        resolve_labels(["fer2013", "contempt"])  # and contempt is unknown: nothing known
+        resolve_labels(["fer2013", "contempt"], allow_preset=True)  # and contempt is unknown
+
+
+def test_preset_names_expand_only_for_the_parameter():
+    # A message's labels name one probability each: ["fer2013"] there is one unknown label.
+    with pytest.raises(LabelError):
+        resolve_labels(["fer2013"])
+    with pytest.raises(LabelError):
+        LabelMapCache().get(["fer2013"])
+    assert LabelMapCache(["fer2013"]).default.input_length == 7
+
+
+def test_non_string_preset_entry_is_a_label_error_not_a_crash():
+    for labels in ([1], [None], [1.5]):
+        with pytest.raises(LabelError):
+            resolve_labels(labels, allow_preset=True)
 
 
 @pytest.mark.parametrize("labels", [["happy", "joy"], ["Happy", "HAPPY"], ["contempt"],

@@ -120,6 +120,9 @@ BAD_STARTUP = [
     ({"input_labels": ["contempt"]}, "parameter 'input_labels'"),
     ({"positive_threshold": -0.5, "negative_threshold": -0.2}, "parameter 'negative_threshold' = -0.2 is invalid"),
     ({"max_faces": 2.5}, "parameter 'max_faces' = 2.5 is invalid; allowed: [1, 1024]"),
+    ({"hysteresis": 0.8}, "parameter 'hysteresis' = 0.8 is invalid; allowed: [0.0, 2.0] and below "
+                          "positive_threshold - negative_threshold (0.6)"),
+    ({"input_labels": [1]}, "parameter 'input_labels' = [1] is invalid"),
 ]
 
 
@@ -164,6 +167,31 @@ def test_bad_model_path_exits_with_one_line(node_process, model_path):
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"valence_node: parameter 'model_path' = '{model_path}' is invalid")
     assert "Traceback" not in process.output()
+
+
+def test_model_with_other_input_size_exits_with_one_line(node_process, tmp_path):
+    # A loadable model is not enough: the node feeds it the 7 canonical emotions.
+    import json
+    import torch
+    from valence_ros.model import MLPRegressor, save_regressor
+    torch.manual_seed(0)
+    path = save_regressor(MLPRegressor(input_size=8), tmp_path / "eight.pt")
+    assert json.loads((tmp_path / "config.json").read_text())["input_size"] == 8
+    process = node_process({"model_path": str(path)})
+    assert process.wait_exit() == 2
+    lines = process.stderr().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "a model with 7 inputs" in lines[0] and "this one has 8" in lines[0], lines
+
+
+def test_empty_input_labels_means_canonical_order(ros_client, node_process, tmp_path):
+    # `input_labels: []` reaches rclpy as NOT_SET; the node takes the canonical order.
+    params = tmp_path / "empty_labels.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    input_labels: []\n")
+    process = node_process(params_file=params)
+    ros_client.wait_for(lambda: "labels ['neutral', 'happy', 'sad', 'angry', 'surprised', 'scared', "
+                        "'disgusted']" in process.stderr(), what="node ready", process=process)
+    assert process.running()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -64,7 +64,7 @@ def test_rounding_is_renormalised_within_tolerance():
 
 
 def test_unknown_label_dropped_and_rest_renormalised():
-    ferplus = resolve_labels(["ferplus"])  # neutral, happiness, surprise, sadness, anger, disgust, fear, contempt
+    ferplus = resolve_labels(["ferplus"], allow_preset=True)  # neutral, happiness, surprise, sadness, anger, disgust, fear, contempt
     values = np.array([0.1, 0.4, 0.0, 0.1, 0.0, 0.0, 0.0, 0.4], dtype=F32)
     out, reason = to_canonical(values, ferplus, 0.05)
     assert reason is None
@@ -89,7 +89,7 @@ def test_batch_wrong_width_rejects_every_row():
 
 
 # ---------------------------------------------------------------- property: per-frame == batch
-LABEL_MAPS = [resolve_labels(x) for x in
+LABEL_MAPS = [resolve_labels(x, allow_preset=True) for x in
               ((), ["fer2013"], ["ferplus"], ["hsemotion"], ["happy", "sad", "neutral"],
                ["happy", "contempt"])]
 SPECIAL = st.sampled_from([0.0, -0.0, 1.0, -1e-9, math.nan, math.inf, -math.inf, 3e38, 1e-38])

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "input_type (EmotionProbabilities unless input_type: float32_multi_array)")
     p.add_argument("--params-file", metavar="YAML",
                    help="the node's parameters file (e.g. config/valence.yaml); default: the node's defaults")
+    p.add_argument("--node", metavar="FQN", default="/valence_node",
+                   help="fully qualified name of the node whose entry in --params-file applies, "
+                        "matched as rcl matches it (default: /valence_node)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (must not exist, see --overwrite); default: ./<input name>_valence")
     p.add_argument("--overwrite", "--force", action="store_true",
@@ -88,33 +91,40 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def _load_params(path: str | None) -> dict:
+def _load_params(path: str | None, node_fqn: str) -> dict:
+    """The node's parameters, read as the node reads the file; names the node
+    would ignore are ignored here too, with the node's warning."""
     from valence_ros.parameters import ParameterError, load_params_file, validate_parameters
     try:
         if path is None:
             return validate_parameters({})
         if not Path(path).is_file():
             raise AnalyzeError(f"{path}: params file not found")
-        return load_params_file(path)
+        unknown: list[str] = []
+        params = load_params_file(path, node_fqn=node_fqn, unknown=unknown)
     except ParameterError as error:
         raise AnalyzeError(f"{path}: {_one_line(error)}") from None
+    if unknown:
+        print(f"{PROG}: warning: ignoring unknown parameter(s) {', '.join(unknown)} in {path}",
+              file=sys.stderr)
+    return params
 
 
 def _load_model(params: dict):
-    """(FastRegressor, cache status); see model_cache (a hit avoids importing torch)."""
-    from valence_ros.model_cache import load_fast_regressor
-    path = params["model_path"] or None
+    """The FastRegressor: the shipped weights without torch, a model_path file via torch."""
+    from valence_ros.fast_inference import FastRegressor
     try:
-        return load_fast_regressor(path)
+        return FastRegressor.load(params["model_path"] or None)
     except Exception as error:  # ModelLoadError, OSError, ValueError
         raise AnalyzeError(f"parameter 'model_path' = {params['model_path']!r}: "
                            f"cannot load the model ({_one_line(error)})") from None
 
 
 class _ModelLoader:
-    """Loads the model in a helper thread (importing torch takes ~1 s) while the
-    main thread opens the bag (rosbags' sqlite open runs counting queries that
-    release the GIL). result() returns the model or raises its AnalyzeError."""
+    """Loads the model in a helper thread while the main thread opens the bag
+    (rosbags' sqlite open runs counting queries that release the GIL): the
+    shipped weights take milliseconds, but a model_path file imports torch
+    (~1 s). result() returns the model or raises its AnalyzeError."""
 
     def __init__(self, params: dict):
         self._result = None
@@ -394,7 +404,9 @@ def _analyze(args) -> int:
     path = Path(args.input)
     if not path.exists():
         raise AnalyzeError(f"{path}: no such file or directory")
-    params = _load_params(args.params_file)
+    if not args.node.startswith("/"):
+        raise AnalyzeError(f"--node {args.node!r}: give the fully qualified name, e.g. /valence_node")
+    params = _load_params(args.params_file, args.node)
     is_csv = path.is_file() and path.suffix.lower() in CSV_SUFFIXES
     if is_csv and args.topic:
         raise AnalyzeError("--topic applies to bags; a CSV export has no topics")
@@ -421,7 +433,7 @@ def _analyze(args) -> int:
             summary["input"]["format"] = "facereader_csv"
             summary["now"] = "the CSV time column"
             t_wait = time.monotonic()
-            model, cache_status = _load_model(params)
+            model = _load_model(params)
             model_s = model_wait_s = time.monotonic() - t_wait
             out_dir = OutputDir(out_path, overwrite=args.overwrite)
         else:
@@ -432,7 +444,7 @@ def _analyze(args) -> int:
             summary["input"]["format"] = reader.storage_format
             summary["now"] = "the bag's recorded receive time (log time) of each message"
             t_wait = time.monotonic()
-            model, cache_status = loader.result()
+            model = loader.result()
             model_s, model_wait_s = loader.seconds, time.monotonic() - t_wait
             out_dir = OutputDir(out_path, overwrite=args.overwrite)
     except (BagError, OutputError) as error:
@@ -444,7 +456,7 @@ def _analyze(args) -> int:
             reader.close()
         raise
     summary["model"] = model.source
-    summary["model_cache"] = cache_status
+    summary["torch_imported"] = "torch" in sys.modules
 
     t_frames = time.monotonic()
     gc_was_enabled = gc.isenabled()

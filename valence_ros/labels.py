@@ -74,14 +74,18 @@ class LabelMap:
 
 def expand_preset(labels: Sequence[str]) -> tuple[str, ...]:
     """A single entry naming a preset (e.g. ["fer2013"]) expands to its labels."""
-    if len(labels) == 1 and labels[0].strip().lower() in LABEL_PRESETS:
+    if len(labels) == 1 and isinstance(labels[0], str) and labels[0].strip().lower() in LABEL_PRESETS:
         return LABEL_PRESETS[labels[0].strip().lower()]
     return tuple(labels)
 
 
-def resolve_labels(labels: Iterable[str]) -> LabelMap:
-    """Build the LabelMap for an input label order (empty = canonical order)."""
-    labels = expand_preset(tuple(labels))
+def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMap:
+    """Build the LabelMap for an input label order (empty = canonical order).
+
+    Preset names are a convenience of the `input_labels` parameter only: a
+    message's labels name one probability each, so they are never expanded.
+    """
+    labels = expand_preset(tuple(labels)) if allow_preset else tuple(labels)
     if not labels:
         labels = EMOTIONS
     source, target, unknown = [], [], []
@@ -127,7 +131,7 @@ class LabelMapCache:
 
     def __init__(self, default_labels: Sequence[str] = ()):
         self._maps: dict[tuple[str, ...], LabelMap | LabelError] = {}
-        self.default = resolve_labels(default_labels)
+        self.default = resolve_labels(default_labels, allow_preset=True)
 
     def get(self, labels: Sequence[str]) -> LabelMap:
         """LabelMap for a message's labels (empty = the default map).

@@ -44,6 +44,7 @@ from rclpy.duration import Duration
 from rclpy.exceptions import (
     InvalidParameterTypeException,
     InvalidParameterValueException,
+    ParameterUninitializedException,
 )
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -62,6 +63,7 @@ from rcl_interfaces.msg import (
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Float32MultiArray, Header
 
+from valence_ros.emotions import EMOTIONS, NUM_EMOTIONS
 from valence_ros.labels import LabelError, LabelMap, LabelMapCache
 from valence_ros.parameters import (
     PARAMETERS,
@@ -86,6 +88,7 @@ NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output",)
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
 _MAX_WARNED_LABEL_SETS = 256
+_MAX_LISTED_LABELS = 32
 
 
 class StartupError(Exception):
@@ -124,9 +127,9 @@ class ValenceNode(Node):
         self._sum_tolerance = float(values["sum_tolerance"])
         self._warn_period = float(values["warning_throttle_period"])
 
-        # --- model (torch is imported here, once, for loading only) ---------------
-        from valence_ros.fast_inference import FastRegressor
-        from valence_ros.model import ModelLoadError
+        # --- model (shipped weights: numpy only; a model_path file imports torch
+        # here, once, for loading only) -----------------------------------------------
+        from valence_ros.fast_inference import FastRegressor, ModelLoadError
         model_path = values["model_path"] or None
         try:
             self._model = FastRegressor.load(model_path)
@@ -135,6 +138,11 @@ class ValenceNode(Node):
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: "
                 f"empty (shipped weights) or a loadable weights file ({detail})") from None
+        if self._model.input_size != NUM_EMOTIONS:
+            raise StartupError(
+                f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: a model "
+                f"with {NUM_EMOTIONS} inputs ({', '.join(EMOTIONS)}), this one has "
+                f"{self._model.input_size}")
         self._predict = self._model.predict_one
         self._model_source = self._model.source
 
@@ -157,6 +165,7 @@ class ValenceNode(Node):
         self._warned_label_sets: set[tuple[str, ...]] = set()
         self._last_label_map: LabelMap | None = None
         self._unknown_labels: set[str] = set()
+        self._last_label_warn = -math.inf
         self._missing_emotions: set[str] = set()
         self._check_label_map(self._labels.default, "parameter input_labels")
         self._last_label_map = self._labels.default
@@ -243,14 +252,21 @@ class ValenceNode(Node):
                 # An integer written for a floating-point parameter (`hysteresis: 1`)
                 # is accepted when in range.
                 self.declare_parameter(spec.name, float(given), descriptor, ignore_override=True)
-        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
-        values["input_labels"] = list(values["input_labels"])
+        values = {spec.name: self._declared_value(spec.name) for spec in PARAMETERS}
+        # `input_labels: []` reaches rclpy as NOT_SET (uninitialised): the canonical order.
+        values["input_labels"] = list(values["input_labels"] or [])
         try:
             values = validate_parameters(values)
         except ParameterError as error:
             raise StartupError(str(error)) from None
         self._warn_unknown_overrides()
         return values
+
+    def _declared_value(self, name: str) -> Any:
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:  # an empty YAML list has no type in rcl
+            return None
 
     def _given_value(self, name: str) -> Any:
         """The override a user gave for `name` (declared untyped to read it, then undone)."""
@@ -293,7 +309,8 @@ class ValenceNode(Node):
                 return SetParametersResult(successful=False, reason=str(error))
             pending[spec.name] = parameter.value
         try:
-            check_thresholds(pending["positive_threshold"], pending["negative_threshold"])
+            check_thresholds(pending["positive_threshold"], pending["negative_threshold"],
+                             pending["hysteresis"])
         except ParameterError as error:
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
@@ -404,12 +421,18 @@ class ValenceNode(Node):
         """One warning per distinct label list for unknown labels / missing emotions."""
         if not (label_map.unknown or label_map.missing):
             return
-        self._unknown_labels.update(label_map.unknown)
-        self._missing_emotions.update(label_map.missing)
+        if len(self._unknown_labels) < _MAX_LISTED_LABELS:  # bounded: publishers may cycle names
+            self._unknown_labels.update(label_map.unknown[:_MAX_LISTED_LABELS - len(self._unknown_labels)])
+        self._missing_emotions.update(label_map.missing)  # at most the 7 canonical names
         if label_map.labels in self._warned_label_sets:
             return
         if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
             self._warned_label_sets.add(label_map.labels)
+        else:  # beyond the bound, label warnings are throttled like rejects
+            now = time.monotonic()
+            if now - self._last_label_warn < self._warn_period:
+                return
+            self._last_label_warn = now
         parts = []
         if label_map.unknown:
             parts.append(f"label(s) {list(label_map.unknown)} unknown to the model: their "
@@ -568,7 +591,7 @@ def main(args=None) -> int:
     """Entry point of the valence_node executable. Exit codes: 0 after SIGINT/SIGTERM
     (also when the signal comes during startup), 2 for bad configuration."""
     # A signal only records a stop request: no KeyboardInterrupt can surface in the
-    # middle of startup (torch import, model load) as a traceback, or be swallowed
+    # middle of startup (imports, model load) as a traceback, or be swallowed
     # by library code. rclpy.init() installs its own handlers, which shut the context
     # down and then chain to these.
     signal.signal(signal.SIGINT, _request_stop)
@@ -589,9 +612,9 @@ def main(args=None) -> int:
                 return 0
             print(f"{NODE_NAME}: {error}", file=sys.stderr)
             return EXIT_BAD_CONFIG
-        # Startup (torch import, model load) leaves ~180k objects that a full
-        # garbage collection would traverse (~100 ms, a stall on the live path):
-        # move them out of the collector's reach once.
+        # Startup leaves ~35k objects (~180k when a model_path file imported
+        # torch) that a full garbage collection would traverse (up to ~100 ms,
+        # a stall on the live path): move them out of the collector's reach once.
         gc.collect()
         gc.freeze()
         spin_until_shutdown(node, executor)

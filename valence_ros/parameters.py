@@ -8,6 +8,7 @@ settings and reject the same bad values with the same message.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,8 @@ def check_parameter(name: str, value: Any) -> None:
         raise ParameterError(name, value, spec.allowed())
     if spec.minimum is not None:
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
-            numeric = numeric and float(value).is_integer()
+        if isinstance(spec.default, int):
+            numeric = isinstance(value, int) and not isinstance(value, bool)  # as rcl: 16.0 is a double
         if not numeric or not math.isfinite(value) or not spec.minimum <= value <= spec.maximum:
             raise ParameterError(name, value, spec.allowed())
     if name == "input_labels":
@@ -113,7 +114,7 @@ def check_parameter(name: str, value: Any) -> None:
         if labels is None:
             raise ParameterError(name, value, "a list of strings")
         try:
-            resolve_labels(labels)
+            resolve_labels(labels, allow_preset=True)
         except LabelError as error:
             raise ParameterError(name, value, f"known emotion labels ({error})") from None
 
@@ -126,14 +127,20 @@ def validate_parameters(values: dict[str, Any]) -> dict[str, Any]:
     merged = {**DEFAULTS, **{k: v for k, v in values.items() if k in SPECS}}
     for name, value in merged.items():
         check_parameter(name, value)
-    check_thresholds(merged["positive_threshold"], merged["negative_threshold"])
+    check_thresholds(merged["positive_threshold"], merged["negative_threshold"], merged["hysteresis"])
     return merged
 
 
-def check_thresholds(positive: float, negative: float) -> None:
+def check_thresholds(positive: float, negative: float, hysteresis: float) -> None:
+    """Cross-checks: thresholds ordered, and hysteresis narrower than the neutral band,
+    so that valence beyond the opposite threshold always leaves a state."""
     if not negative < positive:
         raise ParameterError("negative_threshold", negative,
                              f"[-1.0, 1.0] and below positive_threshold ({positive})")
+    if not hysteresis < positive - negative:
+        raise ParameterError("hysteresis", hysteresis,
+                             f"[0.0, 2.0] and below positive_threshold - negative_threshold "
+                             f"({positive - negative:g})")
 
 
 def input_labels_of(values: dict[str, Any]) -> list[str]:
@@ -154,22 +161,57 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     )
 
 
-def load_params_file(path: str | Path, node_name: str = "valence_node") -> dict[str, Any]:
-    """Validated parameters from a ROS 2 params YAML (the node's own file format).
+class _RclLikeLoader(yaml.SafeLoader):
+    """YAML as rcl's parameter parser types plain scalars: `1e3` is a double
+    (YAML 1.1, PyYAML's default, would make it a string)."""
 
-    Takes `ros__parameters` from the entry named after the node (with or
-    without namespace) and from `/**` wildcards, as the node itself would.
+
+_RclLikeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _node_key_matches(key: str, node_fqn: str) -> bool:
+    """rcl's rule: `/**` matches any namespace depth, `*` one name token."""
+    key = key if key.startswith("/") else "/" + key
+    pattern = re.escape(key).replace(r"/\*\*", "(?:/[^/]+)*").replace(r"\*", "[^/]+")
+    return re.fullmatch(pattern, node_fqn) is not None
+
+
+def _flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings are dotted parameter names in ROS (e.g. qos_overrides./x.depth)."""
+    flat: dict[str, Any] = {}
+    for name, value in parameters.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def load_params_file(path: str | Path, node_fqn: str = "/valence_node",
+                     unknown: list[str] | None = None) -> dict[str, Any]:
+    """Validated parameters from a ROS 2 params YAML, read as the node reads it.
+
+    Entries whose key matches the node's fully qualified name (exactly or by
+    rcl's wildcards, e.g. `/**`, `/**/valence_node`) are merged in file order.
+    Names the node does not declare (e.g. `qos_overrides.*`) are ignored, as
+    the node ignores them; they are appended to `unknown` when given.
     """
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.load(path.read_text(), Loader=_RclLikeLoader)
     except (OSError, yaml.YAMLError) as error:
         detail = " ".join(str(error).split())  # YAML errors span lines; keep the message one line
         raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({detail})") from None
     values: dict[str, Any] = {}
     if isinstance(document, dict):
         for key, entry in document.items():
-            matches = key in ("/**", node_name) or str(key).rsplit("/", 1)[-1] == node_name
-            if matches and isinstance(entry, dict) and isinstance(entry.get("ros__parameters"), dict):
-                values.update(entry["ros__parameters"])
-    return validate_parameters(values)
+            if (_node_key_matches(str(key), node_fqn) and isinstance(entry, dict)
+                    and isinstance(entry.get("ros__parameters"), dict)):
+                values.update(_flatten(entry["ros__parameters"]))
+    ignored = sorted(set(values) - set(SPECS) - {"use_sim_time"})
+    if unknown is not None:
+        unknown.extend(ignored)
+    return validate_parameters({k: v for k, v in values.items() if k not in ignored})

@@ -4,7 +4,10 @@ A behaviour tree wants a state that does not chatter when valence hovers at a
 threshold. Entering POSITIVE needs valence >= positive_threshold; leaving it
 needs valence < positive_threshold - hysteresis (mirrored for NEGATIVE). On
 leaving, the state is re-classified from scratch, so a jump straight from
-positive to negative goes to NEGATIVE, not via NEUTRAL.
+positive to negative goes to NEGATIVE, not via NEUTRAL. That needs
+hysteresis < positive_threshold - negative_threshold, which parameters.py
+enforces; otherwise valence beyond the opposite threshold could stay inside
+the old state's band.
 """
 from __future__ import annotations
 
