@@ -219,9 +219,8 @@ def start_node(params: dict[str, Any] | None = None, *, params_file: Path | str 
     return NodeProcess(args, full_env, namespace=namespace or "/")
 
 
-@pytest.fixture
-def node_process():
-    """Factory: node_process(params, ...) -> NodeProcess; all are stopped on teardown."""
+def _node_factory():
+    """Yields factory(params, ...) -> NodeProcess; every node it started is stopped after."""
     started: list[NodeProcess] = []
 
     def factory(params=None, **kwargs) -> NodeProcess:
@@ -232,21 +231,18 @@ def node_process():
     yield factory
     for process in started:
         process.close()
+
+
+@pytest.fixture
+def node_process():
+    """Factory: node_process(params, ...) -> NodeProcess, stopped on teardown."""
+    yield from _node_factory()
 
 
 @pytest.fixture(scope="module")
 def module_node_factory():
     """Like node_process, for module-scoped nodes shared by a module's tests."""
-    started: list[NodeProcess] = []
-
-    def factory(params=None, **kwargs) -> NodeProcess:
-        process = start_node(params, **kwargs)
-        started.append(process)
-        return process
-
-    yield factory
-    for process in started:
-        process.close()
+    yield from _node_factory()
 
 
 # --------------------------------------------------------------------------- client

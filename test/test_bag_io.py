@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
-from rosbags.typesys import get_types_from_msg
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from valence_ros import cdr_fast
 from valence_ros.bag_io import MSG_DEFINITIONS, BagError, BagReader, BagWriter, typestore
@@ -22,6 +22,30 @@ from valence_ros.cdr_fast import (
 REPO = Path(__file__).resolve().parents[1]
 STORE = typestore()
 T = STORE.types
+
+
+def replacing_typestore():
+    """rosbags' typestore with its generated CDR decoders changed in one respect:
+    strings are decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD). Every
+    other check is rosbags' own: the reference for what the live node receives."""
+    import rosbags.serde.cdr as cdr
+    store = get_typestore(Stores.ROS2_KILTED)   # a fresh instance: its own msgdef cache
+    for name, text in MSG_DEFINITIONS.items():
+        store.register(get_types_from_msg(text, name))
+    compile_lines = cdr.compile_lines
+    cdr.compile_lines = lambda lines: compile_lines(
+        [line.replace(".decode()", '.decode("utf-8", "replace")') for line in lines])
+    try:
+        for name in (EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY, "std_msgs/msg/Header",
+                     "builtin_interfaces/msg/Time", "std_msgs/msg/MultiArrayLayout",
+                     "std_msgs/msg/MultiArrayDimension"):
+            store.get_msgdef(name)
+    finally:
+        cdr.compile_lines = compile_lines
+    return store
+
+
+REFERENCE = replacing_typestore()
 
 
 def ep_msg(sec=0, nanosec=0, frame_id="camera", face_id="", labels=(), probabilities=()):
@@ -71,7 +95,7 @@ def decode_all(datas, typename, table=None):
 
 def reference(data, typename):
     try:
-        msg = STORE.deserialize_cdr(data, typename)
+        msg = REFERENCE.deserialize_cdr(data, typename)
     except Exception:
         return None
     if typename == FLOAT32_MULTI_ARRAY:
@@ -123,7 +147,7 @@ ep_strategy = st.builds(
     probabilities=st.lists(floats32, max_size=10))
 
 
-@pytest.fixture(params=[1, cdr_fast.SMALL_PARTITION], ids=["all-vectorised", "default"])
+@pytest.fixture(params=[1, cdr_fast.SMALL_PARTITION, 10**9], ids=["all-vectorised", "default", "all-slow"])
 def small_partition(request, monkeypatch):
     monkeypatch.setattr(cdr_fast, "SMALL_PARTITION", request.param)
     return request.param
@@ -167,8 +191,8 @@ def test_float32_multi_array_decode_equals_rosbags(small_partition, dims, data, 
                                                                          st.integers(0, 255)), max_size=3),
        extra=st.binary(max_size=5))
 def test_corrupt_payloads_decode_like_rosbags(small_partition, msg, cut, flips, extra):
-    """Truncated, bit-flipped and padded payloads: decoded exactly where rosbags decodes them,
-    undecodable where rosbags fails."""
+    """Truncated, bit-flipped and padded payloads: decoded exactly where rosbags decodes them
+    (strings as rclpy decodes them), undecodable where rosbags' CDR checks fail."""
     good = ser(msg, EMOTION_PROBABILITIES)
     bad = bytearray(good[:max(0, len(good) - cut)] if cut % 3 == 0 else good)
     for pos, value in flips:
@@ -247,6 +271,98 @@ def test_edge_layouts_and_big_endian():
     assert rows[-4:] == [None] * 4
 
 
+def ep_cdr(sec, nanosec, frame_id: bytes, face_id: bytes, labels, values, little=True) -> bytes:
+    """EmotionProbabilities CDR with arbitrary string bytes (rosbags cannot build invalid UTF-8)."""
+    e = "<" if little else ">"
+    out = bytearray(b"\x00\x01\x00\x00" if little else bytes(4))
+
+    def align():
+        out.extend(bytes(-(len(out) - 4) % 4))
+
+    def string(raw):
+        align()
+        out.extend(struct.pack(e + "I", len(raw) + 1) + raw + b"\0")
+
+    out += struct.pack(e + "iI", sec, nanosec)
+    string(frame_id)
+    string(face_id)
+    align()
+    out += struct.pack(e + "I", len(labels))
+    for label in labels:
+        string(label)
+    align()
+    out += struct.pack(e + "I", len(values)) + np.asarray(values, dtype=e + "f4").tobytes()
+    return bytes(out)
+
+
+def rclpy_decoded(data: bytes) -> dict:
+    """What the live node's subscription callback receives for these CDR bytes."""
+    from rclpy.serialization import deserialize_message
+    from valence_ros.msg import EmotionProbabilities
+    msg = deserialize_message(data, EmotionProbabilities)
+    return dict(sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec, frame_id=msg.header.frame_id,
+                face_id=msg.face_id, labels=tuple(msg.labels),
+                values=np.asarray(msg.probabilities, dtype=np.float32))
+
+
+INVALID_UTF8 = [b"\xff", b"ab\xfe", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf",
+                b"a\x80b\xc3(", "é".encode() + b"\xe9"]
+raw_strings = st.one_of(st.sampled_from(INVALID_UTF8), st.binary(max_size=8).map(lambda b: b.replace(b"\0", b"\x80")),
+                        texts.map(str.encode))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame_id=raw_strings, face_id=raw_strings, labels=st.lists(raw_strings, max_size=3),
+       copies=st.integers(1, 12), little=st.booleans())
+def test_invalid_utf8_strings_decode_like_rclpy(small_partition, frame_id, face_id, labels, copies, little):
+    """Invalid UTF-8 in face_id, frame_id or labels: rclpy decodes it with U+FFFD and
+    the node processes the frame; the offline decoder gives the very same strings
+    (vectorised and one message at a time, either byte order) instead of dropping it."""
+    values = np.linspace(0.1, 0.9, len(labels) or 7).astype(np.float32)
+    datas = [ep_cdr(7, 11 + k, frame_id, face_id, labels, values, little) for k in range(copies)]
+    rows, _ = decode_all(datas, EMOTION_PROBABILITIES)
+    for data, row in zip(datas, rows):
+        want = rclpy_decoded(data)
+        assert row is not None, "counted as undecodable"
+        assert_same(row, want, EMOTION_PROBABILITIES)
+        assert_same(row, reference(data, EMOTION_PROBABILITIES), EMOTION_PROBABILITIES)
+
+
+def test_invalid_utf8_known_examples_and_malformed_stay_undecodable(monkeypatch):
+    bad = [ep_cdr(1, 2, b"cam\xff", b"bob\xc3", [b"hap\xe2\x82py", b"sad"], (0.5, 0.5))] * 9
+    for slow in (False, True):
+        if slow:
+            monkeypatch.setattr(cdr_fast, "SMALL_PARTITION", 10**9)
+        rows, decoder = decode_all(bad, EMOTION_PROBABILITIES)
+        assert rows[0]["frame_id"] == "cam\ufffd" and rows[0]["face_id"] == "bob\ufffd"
+        assert rows[0]["labels"] == ("hap\ufffdpy", "sad")
+        assert (decoder.fast_rows, decoder.slow_rows) == ((0, 9) if slow else (9, 0))
+        assert rows[0] == {**rclpy_decoded(bad[0]), "values": rows[0]["values"]}
+    # genuinely malformed CDR (with invalid UTF-8 too) is still undecodable
+    good = bad[0]
+    malformed = [good[:-5], good + bytes(4), good.replace(b"bob\xc3\0", b"bob\xc3x"),
+                 good[:4] + good[4:12] + b"\xff\xff\xff\x7f" + good[16:]]
+    rows, _ = decode_all(malformed, EMOTION_PROBABILITIES)
+    assert rows == [None] * len(malformed)
+    assert [cdr_fast.decode_replacing(good, EMOTION_PROBABILITIES)[i] for i in (2, 3, 4)] == [
+        "cam\ufffd", "bob\ufffd", ("hap\ufffdpy", "sad")]
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["vectorised", "slow"])
+def test_float32_multi_array_with_invalid_utf8_dim_label(monkeypatch, slow):
+    """The dim labels are not used, but rclpy decodes them (U+FFFD): the frame counts."""
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import Float32MultiArray
+    if slow:
+        monkeypatch.setattr(cdr_fast, "SMALL_PARTITION", 10**9)
+    data = ser(fma_msg([("xyz", 7, 7)], np.arange(7)), FLOAT32_MULTI_ARRAY).replace(b"xyz", b"x\xffz")
+    assert deserialize_message(data, Float32MultiArray).layout.dim[0].label == "x\ufffdz"
+    rows, _ = decode_all([data] * 9, FLOAT32_MULTI_ARRAY)
+    for row in rows:
+        assert row is not None and row["values"].tolist() == list(range(7))
+
+
 def test_string_table_is_shared_and_stable_across_batches():
     table = StringTable()
     a, _ = decode_all([ser(ep_msg(face_id="bob"), EMOTION_PROBABILITIES)] * 10, EMOTION_PROBABILITIES, table)
@@ -284,6 +400,24 @@ def test_encoders_equal_rosbags_serialize(rows, prefix):
         want = ser(T[VALENCE_STATE](header=header, face_id=face_id, state=int(state[i]), valence=a[i]),
                    VALENCE_STATE)
         assert sbuf[soffs[i] + prefix:soffs[i] + ssizes[i]].tobytes() == want
+
+
+@pytest.mark.parametrize("encode", [encode_valence, encode_valence_state])
+def test_encoders_refuse_stamps_that_do_not_fit_ros_time(encode):
+    """sec is int32 and nanosec uint32 in builtin_interfaces/Time: no silent wrapping."""
+    table = StringTable()
+    one = np.zeros(1, dtype=np.int64)
+
+    def run(sec, nanosec):
+        return encode(np.array([sec]), np.array([nanosec]), one, one, table.utf8,
+                      np.zeros(1, np.float32), np.zeros(1, np.float32))
+
+    for sec, nanosec in ((2**31, 0), (-2**31 - 1, 0), (3_000_000_000, 0), (0, 2**32), (0, -1)):
+        with pytest.raises(ValueError, match="builtin_interfaces/Time"):
+            run(sec, nanosec)
+    for sec, nanosec in ((2**31 - 1, 2**32 - 1), (-2**31, 0)):   # the extremes still encode
+        buf, offs, sizes = run(sec, nanosec)
+        assert struct.unpack_from("<iI", buf, 4) == (sec, nanosec)
 
 
 def test_split_stamp():

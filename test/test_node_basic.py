@@ -162,33 +162,67 @@ def test_invalid_messages_counted_by_reason_while_node_keeps_answering(session):
     assert session.process.stderr().count("): non_finite") == 1
 
 
+def expected_reject(probabilities, labels) -> str | None:
+    """The node's verdict on a frame (its label cache and validation, default parameters)."""
+    from valence_ros.labels import LabelError, LabelMapCache
+    from valence_ros.parameters import DEFAULTS, input_labels_of
+    from valence_ros.preprocessing import to_canonical
+    try:
+        label_map = LabelMapCache(input_labels_of(DEFAULTS)).get(labels)
+    except LabelError:
+        return "bad_labels"
+    values = np.asarray(probabilities, dtype=np.float32)   # the message field is float32[]
+    with np.errstate(invalid="ignore", over="ignore"):     # inf - inf in the sum
+        return to_canonical(values, label_map, float(DEFAULTS["sum_tolerance"]))[1]
+
+
 def test_random_garbage_burst_never_publishes_nan_or_crashes(session):
     rng = random.Random(1234)
     specials = [math.nan, math.inf, -math.inf, -1.0, 0.0, 1e30, -1e-30, 3.4e38]
     label_pool = list(EMOTIONS) + ["contempt", "HAPPY", "", "x" * 300, "fear", "joy"]
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    # a publisher whose history holds the whole burst: exact counts need every frame delivered
+    publisher = session.client.publisher(session.process.topic("emotion_probabilities"),
+                                         qos=QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+    session.client.wait_matched(publisher, process=session.process)
+    before = session.latest_diagnostics()
     good = 0
+    rejects = dict.fromkeys(INVALID, 0)
     for i in range(200):
         kind = rng.random()
         if kind < 0.3:
             probabilities = list(HAPPY if rng.random() < 0.5 else SAD)
             labels = ()
-            good += 1
         else:
             n = rng.randint(0, 12)
             probabilities = [rng.choice(specials) if rng.random() < 0.3 else rng.random()
                              for _ in range(n)]
             labels = tuple(rng.choice(label_pool) for _ in range(rng.choice([0, n, n + 1])))
-        session.send(probabilities, labels=labels, face_id=f"garbage{i % 3}",
-                     stamp_ns=BASE_STAMP_NS + rng.randint(-10**9, 10**9))
-    session.send(HAPPY, face_id="after_garbage", stamp_ns=BASE_STAMP_NS)
-    session.wait_valence("after_garbage", 1)
+        reason = expected_reject(probabilities, labels)
+        if reason is None:
+            good += 1
+        else:
+            rejects[reason] += 1
+        publisher.publish(session.client.emotion(probabilities, labels, f"garbage{i % 3}",
+                                                 BASE_STAMP_NS + rng.randint(-10**9, 10**9)))
+    assert good >= 50 and sum(v > 0 for v in rejects.values()) >= 5   # the mix covers both
+    publisher.publish(session.client.emotion(HAPPY, (), "after_garbage", BASE_STAMP_NS))
+    session.wait_valence("after_garbage", 1)   # frames are handled in order: all 200 are done
+    session.client.destroy(publisher)
     out = [m for m in session.valence.msgs if m.face_id.startswith("garbage")]
-    assert len(out) >= good
+    assert len(out) == good, "one Valence per valid frame"
     for m in out:
         assert math.isfinite(m.valence) and math.isfinite(m.raw_valence)
         assert -1.0 <= m.valence <= 1.0 and -1.0 <= m.raw_valence <= 1.0
     for m in session.state.msgs:
         assert math.isfinite(m.valence)
+    # every invalid frame counted under its reason, nothing else
+    rejected = sum(rejects.values())
+    diag = session.latest_diagnostics(
+        lambda kv: int(kv["rejected_total"]) >= int(before["rejected_total"]) + rejected)
+    for reason in (*INVALID, "non_finite_output"):
+        assert int(diag[f"rejected_{reason}"]) - int(before[f"rejected_{reason}"]) == rejects.get(reason, 0), reason
+    assert int(diag["rejected_total"]) - int(before["rejected_total"]) == rejected
     assert session.process.running()
 
 

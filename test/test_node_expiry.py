@@ -1,13 +1,16 @@
 """Face expiry after face_timeout: on the wall clock, and under sim time (/clock).
 
-Two node processes: one on the system clock (face_timeout 0.5 s), one with
-use_sim_time (face_timeout 1.0 simulated s) driven by a /clock publisher in
-this test (in namespace /sim, so the two never share topics), which also
-checks that a backward clock jump restarts every face.
+Two node processes: one on the system clock (face_timeout 60 s while a face's
+frames must be smoothed together, so a busy machine cannot expire it between
+them; then 0.5 s, set at runtime), one with use_sim_time (face_timeout 1.0
+simulated s) driven by a /clock publisher in this test (in namespace /sim, so
+the two never share topics), which also checks that a backward clock jump
+restarts every face.
 """
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -24,22 +27,49 @@ def active(kv) -> int:
 
 @pytest.fixture(scope="module")
 def wall(ros_client, module_node_factory):
-    process = module_node_factory({"face_timeout": 0.5, "diagnostics_period": 0.2,
+    process = module_node_factory({"face_timeout": 60.0, "diagnostics_period": 0.2,
                                    "input_qos_reliability": "reliable", "input_qos_depth": 100})
     s = NodeSession(ros_client, process)
     yield s
     s.close()
 
 
+def first_status_after(session, start: int, predicate):
+    """(KeyValues, receive time ns) of the first status of the node among
+    session.diagnostics[start:] that satisfies predicate; None if none yet."""
+    for array, received_ns in zip(session.diagnostics.msgs[start:], session.diagnostics.times[start:]):
+        for status in array.status:
+            if status.name == session.process.diagnostics_name:
+                kv = {v.key: v.value for v in status.values}
+                kv["level"] = int.from_bytes(status.level, "little") if isinstance(
+                    status.level, bytes) else int(status.level)
+                if predicate(kv):
+                    return kv, received_ns
+    return None
+
+
 def test_face_expires_after_timeout_on_wall_clock_and_restarts(wall):
     S = wall.msg.ValenceState
     before = wall.latest_diagnostics()
     wall.send(HAPPY, face_id="wall", stamp_ns=BASE_STAMP_NS)
+    sent_last_ns = time.time_ns()   # the node sees the face last at or after this
     wall.send(SAD, face_id="wall", stamp_ns=BASE_STAMP_NS + SEC // 10)
     first = wall.wait_valence("wall", 2)
     assert first[1].valence > first[1].raw_valence, "smoothed towards the earlier happy frame"
-    diag = wall.latest_diagnostics(lambda kv: active(kv) == 0 and int(kv["expired_faces"])
-                                   >= int(before["expired_faces"]) + 1)
+    # face_timeout 0.5 s from now on (dynamic): the face is forgotten 0.5 s after its
+    # last frame, not earlier.
+    start = len(wall.diagnostics)
+    assert all(r.successful for r in wall.client.set_parameters(wall.process.fqn, {"face_timeout": 0.5}))
+    expired = int(before["expired_faces"]) + 1
+
+    def gone(kv):
+        return active(kv) == 0 and int(kv["expired_faces"]) >= expired
+
+    wall.client.wait_for(lambda: first_status_after(wall, start, gone) is not None,
+                         what="the face to expire", process=wall.process)
+    diag, received_ns = first_status_after(wall, start, gone)
+    assert int(diag["expired_faces"]) == expired
+    assert received_ns - sent_last_ns >= SEC // 2, "expired before face_timeout"
     assert diag["level"] == 0
     # The next frame, 0.1 s of stamp time later, starts a fresh filter at its raw valence.
     wall.send(SAD, face_id="wall", stamp_ns=BASE_STAMP_NS + 2 * SEC // 10)

@@ -26,19 +26,27 @@ pytestmark = pytest.mark.ros
 STORE = typestore()
 T = STORE.types
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FERPLUS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 CANONICAL = ("neutral", "happy", "sad", "angry", "surprised", "scared", "disgusted")
+OUT_OF_ORDER = 150   # alice's frame k=150 is stamped 50 ms early: older than her frame 149
 
 
 def recorded_session(path, storage):
-    """2 faces at 30 Hz for ~7 s; moods swing (states change); bob leaves for 3 s (longer
-    than face_timeout: his filter restarts); a few frames carry fer2013 labels; a few are bad."""
+    """2 faces at 30 Hz for 8.5 s; moods swing (states change); bob leaves for 4.5 s.
+
+    Live and offline agree only if the node sees the same expiries: with
+    face_timeout 2 s, bob's absence is 2.5 s longer than it and the 33 ms
+    frame gaps are ~2 s shorter, so a replay or node stall of up to ~2 s
+    changes nothing. A few frames carry fer2013 labels, a few ferplus labels
+    (contempt: unknown, dropped), one has an out-of-order stamp, a few are bad."""
     rng = np.random.default_rng(2024)
     events = []
-    for k in range(210):
+    for k in range(255):
         for j, face in enumerate(("alice", "bob")):
-            if face == "bob" and 90 <= k < 180:
+            if face == "bob" and 75 <= k < 210:
                 continue
             stamp = BASE_STAMP_NS + k * 33_333_333 + j * 3_000_000
+            log = stamp + 4_000_000 + int(rng.integers(0, 2_000_000))
             mood = np.sin(k / 18.0 + 2.5 * j)
             p = rng.dirichlet(np.ones(7) * 0.5)
             p[1] += max(mood, 0) * 5
@@ -49,14 +57,20 @@ def recorded_session(path, storage):
                 labels = list(FER2013)
                 p = p[[CANONICAL.index(n) for n in ("angry", "disgusted", "scared", "happy", "sad",
                                                      "surprised", "neutral")]]
+            if k % 40 == 25:                       # ferplus order, 20 % of the mass on contempt
+                labels = list(FERPLUS)
+                p = np.append(p[[CANONICAL.index(n) for n in ("neutral", "happy", "surprised", "sad",
+                                                               "angry", "disgusted", "scared")]] * 0.8,
+                              0.2).astype(np.float32)
             if k % 70 == 33:
                 p = p * np.float32(2.0)            # bad_sum: the node publishes nothing
+            if face == "alice" and k == OUT_OF_ORDER:
+                stamp -= 50_000_000                # published in order, stamped out of order
             msg = T[EMOTION_PROBABILITIES](
                 header=T["std_msgs/msg/Header"](
                     stamp=T["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
                     frame_id="head_camera"),
                 face_id=face, labels=labels, probabilities=p)
-            log = stamp + 4_000_000 + int(rng.integers(0, 2_000_000))
             events.append((log, bytes(STORE.serialize_cdr(msg, EMOTION_PROBABILITIES))))
     events.sort()
     with Writer(path, version=9, storage_plugin=storage) as writer:
@@ -83,9 +97,11 @@ def test_replay_into_node_equals_analyzer(tmp_path, node_process, ros_client, st
                                          EMOTION_PROBABILITIES)) == data
 
     params_file = installed_share_dir() / "config" / "valence.yaml"
-    # Reliable input QoS so a loaded test machine cannot drop a frame in transport;
-    # it does not enter the computation (the analyser reads the same params file).
-    node = node_process({"input_qos_reliability": "reliable"}, params_file=params_file)
+    # Reliable input QoS with a deep queue so a loaded test machine cannot drop a frame
+    # in transport (a stalled replay catches up in a burst); it does not enter the
+    # computation (the analyser reads the same params file).
+    node = node_process({"input_qos_reliability": "reliable", "input_qos_depth": 1000},
+                        params_file=params_file)
     valence = ros_client.collect(node.topic("valence"), msg.Valence)
     states = ros_client.collect(node.topic("valence_state"), msg.ValenceState, qos=state_qos())
     publisher = ros_client.publisher(node.topic("emotion_probabilities"), msg.EmotionProbabilities)
@@ -142,8 +158,17 @@ def test_replay_into_node_equals_analyzer(tmp_path, node_process, ros_client, st
         assert [x[:3] for x in a] == [x[:3] for x in b]
         assert all(abs(x[3] - y[3]) <= 2e-6 for x, y in zip(a, b))
         assert len(a) >= 4                              # first frame, bob's restart, changes
-        # and the per-frame state column agrees with the live state timeline
-        timeline = [(s * 10**9 + ns, st) for s, ns, st, _ in a]
+        # and the per-frame state column agrees with the live state sequence: a state
+        # message comes with the frame (same stamp) whose state changed
+        state, pending = None, [(s * 10**9 + ns, st) for s, ns, st, _ in a]
         for r in (r for r in rows if r["face_id"] == face):
-            t = int(r["stamp_ns"])
-            assert int(r["state"]) == [st for ts, st in timeline if ts <= t][-1]
+            if pending and pending[0][0] == int(r["stamp_ns"]):
+                state = pending.pop(0)[1]
+            assert int(r["state"]) == state
+        assert not pending
+
+    # the scenario's special frames reached both: ferplus labels, an out-of-order stamp
+    stamps = {face: [int(r["stamp_ns"]) for r in rows if r["face_id"] == face] for face in ("alice", "bob")}
+    assert sum(np.diff(stamps["alice"]) < 0) == 1
+    ferplus = {BASE_STAMP_NS + k * 33_333_333 for k in range(25, 255, 40)}
+    assert ferplus <= set(stamps["alice"])

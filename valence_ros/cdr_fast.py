@@ -14,10 +14,14 @@ Decoding (little-endian CDR, the only encoding ROS 2 produces on x86/ARM):
   are partitioned by its value and each partition continues on its own;
 * every check rosbags makes (string terminator, sequence bounds, at most 3
   trailing padding bytes) is made here too, plus "no NUL inside a string";
+* strings are decoded as rclpy decodes them: invalid UTF-8 becomes U+FFFD
+  (``errors="replace"``), so such a frame is processed, as the live node does;
 * anything unusual - big-endian data, a tiny layout partition, a failed
   check - goes to the reference decoder, rosbags' ``deserialize_cdr``, one
-  message at a time. A message rosbags cannot decode either is reported as
-  undecodable (the live node would never receive it).
+  message at a time. rosbags rejects invalid UTF-8; for those messages
+  ``decode_replacing`` (same checks as rosbags, strings decoded as rclpy
+  does) takes over. Only a message that fails the CDR checks themselves is
+  reported as undecodable.
 
 Encoding: Valence and ValenceState rows sharing (frame_id, face_id) have one
 fixed layout; a template row is tiled and the numeric columns written as
@@ -29,6 +33,7 @@ Pure module: numpy only (the fallback decoder is any object with rosbags'
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +41,8 @@ import numpy as np
 
 __all__ = [
     "EMOTION_PROBABILITIES", "FLOAT32_MULTI_ARRAY", "VALENCE", "VALENCE_STATE",
-    "DecodedBatch", "BatchDecoder", "StringTable", "encode_valence", "encode_valence_state",
-    "gather_rows", "split_stamp",
+    "DecodedBatch", "BatchDecoder", "StringTable", "decode_replacing", "encode_valence",
+    "encode_valence_state", "gather_rows", "split_stamp",
 ]
 
 EMOTION_PROBABILITIES = "valence_ros/msg/EmotionProbabilities"
@@ -113,7 +118,7 @@ class DecodedBatch:
     frame: np.ndarray
     labels: np.ndarray
     blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    undecodable: np.ndarray | None = None   # bool (n,), True where even rosbags failed
+    undecodable: np.ndarray | None = None   # bool (n,), True where the CDR is malformed
     errors: list[str] = field(default_factory=list)  # first few decode errors
 
 
@@ -181,15 +186,11 @@ class BatchDecoder:
             self.label_tuples.append(labels)
         return found
 
-    def _bytes_id(self, raw: bytes) -> int | None:
-        """Id of a UTF-8 byte string; None when it is not valid UTF-8."""
+    def _bytes_id(self, raw: bytes) -> int:
+        """Id of a string's bytes, decoded as rclpy does (invalid UTF-8 -> U+FFFD)."""
         found = self._bytes_ids.get(raw)
         if found is None:
-            try:
-                text = raw.decode()
-            except UnicodeDecodeError:
-                return None
-            found = self._bytes_ids[raw] = self.string_id(text)
+            found = self._bytes_ids[raw] = self.string_id(raw.decode("utf-8", "replace"))
         return found
 
     # ------------------------------------------------------------------ decoding
@@ -220,7 +221,7 @@ class BatchDecoder:
                 slow.append(idx[~le])
                 idx, rows = idx[le], rows[le]
             for leaf_idx, sub, fields in self._walk(idx, rows, slow):
-                self._decode_leaf(leaf_idx, sub, fields, out, slow)
+                self._decode_leaf(leaf_idx, sub, fields, out)
         if slow:
             self._decode_slow(np.concatenate(slow), buffer, offsets, lengths, out)
         return out
@@ -309,35 +310,21 @@ class BatchDecoder:
                 yield idx, sub, fields
 
     def _strings_of(self, sub, col, length):
-        """Per-row string ids of a fixed-position string field.
-
-        Returns (ids int32 (k,), valid bool (k,) or None when all rows are
-        valid UTF-8).
-        """
+        """Per-row string ids (int32 (k,)) of a fixed-position string field."""
         k = len(sub)
         if length == 0:
-            return np.full(k, self.empty_string_id, dtype=np.int32), None
+            return np.full(k, self.empty_string_id, dtype=np.int32)
         column = np.ascontiguousarray(sub[:, col:col + length]).view(f"S{length}")[:, 0]
         # No NUL inside the field (checked by _walk), so 'S' values are exact.
         first = column[0]
         if (column == first).all():
-            found = self._bytes_id(bytes(first))
-            if found is None:
-                return np.full(k, self.empty_string_id, dtype=np.int32), np.zeros(k, dtype=bool)
-            return np.full(k, found, dtype=np.int32), None
+            return np.full(k, self._bytes_id(bytes(first)), dtype=np.int32)
         uniques, inverse = _distinct(column)
-        table = np.full(len(uniques), self.empty_string_id, dtype=np.int32)
-        valid = np.ones(len(uniques), dtype=bool)
-        for j, raw in enumerate(uniques):
-            found = self._bytes_id(bytes(raw))
-            if found is None:
-                valid[j] = False
-            else:
-                table[j] = found
-        return table[inverse], (None if valid.all() else valid[inverse])
+        table = np.array([self._bytes_id(bytes(raw)) for raw in uniques], dtype=np.int32)
+        return table[inverse]
 
     def _labels_of(self, sub, fields):
-        """Per-row label-tuple ids; (ids, valid mask or None) as in _strings_of.
+        """Per-row label-tuple ids (int32 (k,)); texts decoded as in _bytes_id.
 
         Keyed on the label texts only: padding bytes between the strings are
         not part of the key (rclpy/Fast CDR leaves them uninitialised).
@@ -345,7 +332,7 @@ class BatchDecoder:
         _, _, count = fields["labels"]
         k = len(sub)
         if count == 0:
-            return np.full(k, self.empty_labels_id, dtype=np.int32), None
+            return np.full(k, self.empty_labels_id, dtype=np.int32)
         spans = [fields[("labels", i)] for i in range(count)]
         lengths = tuple(n for _, n in spans)
         total = sum(lengths)
@@ -361,53 +348,29 @@ class BatchDecoder:
                 uniques = [bytes(u) for u in uniques]
         else:
             uniques, inverse = [b""], None
-        table = np.full(len(uniques), self.empty_labels_id, dtype=np.int32)
-        valid = np.ones(len(uniques), dtype=bool)
+        table = np.empty(len(uniques), dtype=np.int32)
         for j, raw in enumerate(uniques):
             found = self._label_bytes_ids.get((lengths, raw))
             if found is None:
-                try:
-                    labels, at = [], 0
-                    for n in lengths:
-                        labels.append(raw[at:at + n].decode())
-                        at += n
-                except UnicodeDecodeError:
-                    valid[j] = False
-                    continue
+                labels, at = [], 0
+                for n in lengths:
+                    labels.append(raw[at:at + n].decode("utf-8", "replace"))
+                    at += n
                 found = self._label_bytes_ids[(lengths, raw)] = self.labels_id(tuple(labels))
             table[j] = found
         if inverse is None:
-            return np.full(k, table[0], dtype=np.int32), (None if valid[0] else np.zeros(k, dtype=bool))
-        return table[inverse], (None if valid.all() else valid[inverse])
+            return np.full(k, table[0], dtype=np.int32)
+        return table[inverse]
 
-    def _decode_leaf(self, idx, sub, fields, out, slow):
-        """Fill `out` for the rows of one uniform layout (invalid UTF-8 rows go slow)."""
-        keep = None
-        checks = []
-        if self.typename == EMOTION_PROBABILITIES:
-            for key in ("frame_id", "face_id"):
-                checks.append(self._strings_of(sub, *fields[key]))
-            checks.append(self._labels_of(sub, fields))
-        else:  # Float32MultiArray: dim labels must be valid UTF-8 for rosbags too
-            j = 0
-            while ("dim", j) in fields:
-                checks.append(self._strings_of(sub, *fields[("dim", j)]))
-                j += 1
-        for _, valid in checks:
-            if valid is not None:
-                keep = valid if keep is None else keep & valid
-        if keep is not None:
-            slow.append(idx[~keep])
-            idx, sub = idx[keep], sub[keep]
-            checks = [(ids[keep], None) for ids, _ in checks]
-            if len(idx) == 0:
-                return
+    def _decode_leaf(self, idx, sub, fields, out):
+        """Fill `out` for the rows of one uniform layout."""
         if self.typename == EMOTION_PROBABILITIES:
             out.sec[idx] = np.ascontiguousarray(sub[:, 4:8]).view("<i4")[:, 0]
             out.nanosec[idx] = np.ascontiguousarray(sub[:, 8:12]).view("<u4")[:, 0]
-            out.frame[idx] = checks[0][0]
-            out.face[idx] = checks[1][0]
-            out.labels[idx] = checks[2][0]
+            out.frame[idx] = self._strings_of(sub, *fields["frame_id"])
+            out.face[idx] = self._strings_of(sub, *fields["face_id"])
+            out.labels[idx] = self._labels_of(sub, fields)
+        # (Float32MultiArray: the dim labels are not used; any bytes decode, as in rclpy)
         col, count = fields["values"]
         values = np.ascontiguousarray(sub[:, col:col + 4 * count]).view("<f4")
         out.blocks.append((idx, values.reshape(len(idx), count)))
@@ -425,20 +388,31 @@ class BatchDecoder:
             try:
                 msg = deserialize(data, typename)
             except Exception as error:  # rosbags raises SerdeError (and a few others)
-                out.undecodable[i] = True
-                if len(out.errors) < 3:
-                    out.errors.append(str(error))
-                continue
-            if typename == EMOTION_PROBABILITIES:
-                stamp = msg.header.stamp
-                out.sec[i] = stamp.sec
-                out.nanosec[i] = stamp.nanosec
-                out.frame[i] = self.string_id(msg.header.frame_id)
-                out.face[i] = self.string_id(msg.face_id)
-                out.labels[i] = self.labels_id(tuple(msg.labels))
-                values = msg.probabilities
+                decoded = None
+                if isinstance(error, UnicodeDecodeError) or isinstance(error.__cause__, UnicodeDecodeError):
+                    try:   # rosbags rejects invalid UTF-8; rclpy decodes it with U+FFFD
+                        decoded = decode_replacing(data, typename)
+                    except (ValueError, struct.error):
+                        pass
+                if decoded is None:
+                    out.undecodable[i] = True
+                    if len(out.errors) < 3:
+                        out.errors.append(str(error))
+                    continue
             else:
-                values = msg.data
+                if typename == EMOTION_PROBABILITIES:
+                    stamp = msg.header.stamp
+                    decoded = (stamp.sec, stamp.nanosec, msg.header.frame_id, msg.face_id,
+                               tuple(msg.labels), msg.probabilities)
+                else:
+                    decoded = (0, 0, "", "", (), msg.data)
+            sec, nanosec, frame_id, face_id, labels, values = decoded
+            if typename == EMOTION_PROBABILITIES:
+                out.sec[i] = sec
+                out.nanosec[i] = nanosec
+                out.frame[i] = self.string_id(frame_id)
+                out.face[i] = self.string_id(face_id)
+                out.labels[i] = self.labels_id(labels)
             values = np.asarray(values, dtype=np.float32)
             entry = by_count.setdefault(len(values), ([], []))
             entry[0].append(i)
@@ -447,6 +421,74 @@ class BatchDecoder:
         for count, (idx, values) in by_count.items():
             out.blocks.append((np.asarray(idx, dtype=np.int64),
                                np.stack(values).reshape(len(idx), count)))
+
+
+def decode_replacing(data: bytes, typename: str):
+    """One message decoded with exactly rosbags' ``deserialize_cdr`` checks, but with
+    strings decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD).
+
+    Returns (sec, nanosec, frame_id, face_id, labels tuple, float32 values);
+    the first five are 0/""/() for Float32MultiArray. Raises ValueError or
+    struct.error for malformed CDR.
+    """
+    if typename not in _LAYOUTS:
+        raise ValueError(f"no decoder for {typename}")
+    if len(data) < 4 or data[:2] not in (b"\x00\x00", b"\x00\x01"):
+        raise ValueError("Invalid or unsupported CDR encapsulation.")
+    little = data[1] == 1
+    raw = memoryview(data)[4:]
+    u32 = struct.Struct("<I" if little else ">I").unpack_from
+    pos = 0
+
+    def uint32():
+        nonlocal pos
+        pos = (pos + 3) & -4      # every field here is 4-aligned
+        (value,) = u32(raw, pos)
+        pos += 4
+        return value
+
+    def string():
+        nonlocal pos
+        length = uint32()
+        end = pos + length
+        if length < 1 or end > len(raw):
+            raise ValueError(f"Invalid string length {length} at offset {pos - 4}.")
+        if raw[end - 1] != 0:
+            raise ValueError(f"Missing string terminator at offset {end - 1}.")
+        text = bytes(raw[pos:end - 1]).decode("utf-8", "replace")
+        pos = end
+        return text
+
+    def count(minimum):       # sequence length; as rosbags' check_sequence
+        size = uint32()
+        if pos + size * minimum > len(raw):
+            raise ValueError(f"Invalid sequence length {size} at offset {pos}.")
+        return size
+
+    sec = nanosec = 0
+    frame_id = face_id = ""
+    labels: tuple[str, ...] = ()
+    if typename == EMOTION_PROBABILITIES:
+        sec = struct.unpack_from("<i" if little else ">i", raw, 0)[0]
+        pos = 4
+        nanosec = uint32()
+        frame_id = string()
+        face_id = string()
+        labels = tuple(string() for _ in range(count(5)))
+    else:  # Float32MultiArray: layout.dim[] (label, size, stride), layout.data_offset
+        for _ in range(count(1)):
+            string()
+            uint32()
+            uint32()
+        uint32()
+    size = count(4)
+    values = np.frombuffer(raw, dtype=np.float32, count=size, offset=pos)
+    if not little:
+        values = values.byteswap()
+    pos += 4 * size
+    if pos + 4 + 3 < len(data):
+        raise ValueError(f"CDR message size mismatch for {typename!r}.")
+    return sec, nanosec, frame_id, face_id, labels, values
 
 
 # ---------------------------------------------------------------------- encoding
@@ -472,6 +514,17 @@ def _template(frame: bytes, face: bytes, state_message: bool) -> tuple[np.ndarra
     return row, tail
 
 
+def _check_stamps(sec, nanosec) -> None:
+    """builtin_interfaces/Time holds sec as int32 and nanosec as uint32: refuse
+    (ValueError) values that would wrap, instead of writing a wrong stamp."""
+    for name, column, low, high in (("sec", sec, -2**31, 2**31 - 1), ("nanosec", nanosec, 0, 2**32 - 1)):
+        column = np.asarray(column)
+        bad = (column < low) | (column > high)
+        if bad.any():
+            raise ValueError(f"header.stamp.{name} {int(column[np.flatnonzero(bad)[0]])} does not fit "
+                             f"builtin_interfaces/Time ({name} must be in [{low}, {high}])")
+
+
 def _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, state_message, a, b, prefix):
     """Rows of CDR (each preceded by `prefix` zero bytes), concatenated in row order.
 
@@ -482,6 +535,7 @@ def _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, state_message, a, b
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return np.zeros(0, dtype=np.uint8), empty, empty
+    _check_stamps(sec, nanosec)
     frame_idx = np.asarray(frame_idx, dtype=np.int64)
     face_idx = np.asarray(face_idx, dtype=np.int64)
     key = frame_idx * (int(face_idx.max()) + 1) + face_idx

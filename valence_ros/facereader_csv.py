@@ -10,7 +10,10 @@ aliases such as Happiness/Fear accepted). Accepted layouts:
 * metadata lines before the header row are skipped (FaceReader writes some);
 * time column, first found of: "Video Time" / "Time" (HH:MM:SS.fff, MM:SS.fff
   or seconds), "time_s", "Time (s)", "timestamp", "seconds"; seconds may be
-  fractional. Parsed exactly into integer nanoseconds;
+  fractional. Parsed exactly into integer nanoseconds. A time must fit a ROS
+  stamp and clock: 0 <= t < 2**31 s (builtin_interfaces/Time.sec is int32;
+  the time also serves as the node clock and the bag log time, which cannot
+  be negative); other times are rejected as "bad_time";
 * optional "face_id" column (otherwise every row is face "");
 * rows whose emotion cells are not numbers (FaceReader writes FIT_FAILED /
   FIND_FAILED when it lost the face) are rejected and counted by reason.
@@ -34,12 +37,14 @@ import numpy as np
 from valence_ros.emotions import EMOTIONS
 from valence_ros.labels import canonical_name
 
-__all__ = ["CsvInputError", "CsvBatch", "FaceReaderCsv", "TIME_COLUMNS", "parse_time_ns"]
+__all__ = ["CsvInputError", "CsvBatch", "FaceReaderCsv", "MAX_TIME_NS", "TIME_COLUMNS", "parse_time_ns"]
 
 TIME_COLUMNS = ("video time", "time", "time_s", "time (s)", "time(s)", "timestamp", "seconds")
 FACE_COLUMNS = ("face_id", "face id", "face")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _HEADER_SCAN_LINES = 200
+# Latest time a ROS stamp holds: sec = 2**31 - 1 (int32), nanosec = 999999999.
+MAX_TIME_NS = 2**31 * 1_000_000_000 - 1
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+)(?:[.,](\d+))?$")
 _SECONDS = re.compile(r"^([+-]?)(\d*)(?:[.,](\d*))?$")
@@ -169,7 +174,7 @@ class FaceReaderCsv:
                 rejected["short_row"] = rejected.get("short_row", 0) + 1
                 continue
             stamp = parse_time_ns(cells[tcol])
-            if stamp is None:
+            if stamp is None or not 0 <= stamp <= MAX_TIME_NS:
                 rejected["bad_time"] = rejected.get("bad_time", 0) + 1
                 continue
             try:

@@ -36,8 +36,11 @@ from valence_ros.preprocessing import REASON_CODE, REJECT_REASONS, to_canonical_
 
 __all__ = ["FrameBatch", "OutputBatch", "OfflinePipeline", "REASONS"]
 
-# The node's reject reasons, plus the offline-only "undecodable" (a recorded
-# message that is not valid CDR for its type; the node would never receive it).
+# The node's reject reasons, plus the offline-only "undecodable": a recorded
+# message that is malformed CDR for its type (fails rosbags' checks: lengths,
+# bounds, string terminators; rclpy checks less and may accept a few of these).
+# Invalid UTF-8 in a string is not malformed: rclpy decodes it with U+FFFD and
+# the node processes the frame; so does cdr_fast.
 REASONS = REJECT_REASONS + ("non_finite_output", "undecodable")
 _CODE = {reason: code for code, reason in enumerate(REASONS, start=1)}
 assert all(_CODE[r] == REASON_CODE[r] for r in REJECT_REASONS)
