@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 import pytest
@@ -20,6 +21,11 @@ from valence_ros.preprocessing import (
 CANON = resolve_labels(())
 F32 = np.float32
 HAPPY = np.array([0.02, 0.9, 0.02, 0.02, 0.02, 0.01, 0.01], dtype=F32)
+
+
+def bits(a):
+    """Exact bit pattern of a float32 array (tells -0.0 from 0.0, NaN payloads apart)."""
+    return np.asarray(a, dtype=F32).view(np.uint32).tolist()
 
 
 def canon(values, label_map=CANON, tol=0.05):
@@ -124,9 +130,75 @@ def test_per_frame_and_batch_agree_row_by_row(case):
             out, reason = to_canonical(row, label_map, tol)
         expected_code = ACCEPTED if reason is None else REASON_CODE[reason]
         assert codes[i] == expected_code, (row, reason, codes[i])
+        # The node gets the message field as array.array('f'): same answer, same bits.
+        out_a, reason_a = to_canonical(array("f", row.tobytes()), label_map, tol)
+        assert reason_a == reason
         if reason is None:
             assert np.isfinite(out).all()
-            equal = np.array_equal(out, out_batch[i])
-            assert equal or np.allclose(out, out_batch[i], rtol=0, atol=1e-7), (out, out_batch[i])
+            assert out.dtype == F32 and out.shape == (7,)
+            assert bits(out) == bits(out_batch[i]), (row, out, out_batch[i])
+            assert bits(out_a) == bits(out)
         else:
+            assert out is None and out_a is None
             assert not out_batch[i].any()
+
+
+def test_array_array_input_as_rclpy_gives_it():
+    out, reason = to_canonical(array("f", HAPPY.tolist()), CANON, 0.05)
+    assert reason is None and out.dtype == F32 and out.shape == (7,)
+    assert bits(out) == bits(canon(HAPPY)[0])
+    assert to_canonical(array("f", [0.5, 0.5]), CANON, 0.05) == (None, "wrong_length")
+
+
+def test_non_float32_input_is_rounded_to_float32_first_like_the_batch():
+    values = [0.1, 0.2, 0.3, 0.1, 0.1, 0.1, 0.1]
+    out, reason = to_canonical(np.asarray(values, dtype=np.float64), CANON, 0.05)
+    batch, codes = to_canonical_batch(np.asarray([values]), CANON, 0.05)
+    assert reason is None and codes[0] == ACCEPTED and bits(out) == bits(batch[0])
+    assert to_canonical(np.ones((7, 1), dtype=F32) / 7, CANON, 0.05) == (None, "wrong_length")
+
+
+def test_sums_are_sequential_in_both_paths_at_the_tolerance_edge():
+    """8 labels (FER+): numpy's own sum of 8 floats is pairwise, which can differ from
+    left-to-right addition in the last bit. Both paths add left to right, so a
+    tolerance set exactly at that sum's distance from 1 gives the same reason."""
+    ferplus = resolve_labels(["ferplus"], allow_preset=True)
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(20000):
+        # Exponents far apart, so float64 addition of float32 values rounds.
+        row = (rng.dirichlet(np.ones(8)) * 10.0 ** -rng.integers(0, 3, 8) * 10.0 ** -rng.uniform(0, 12, 8))
+        row[rng.integers(8)] = 1.0
+        row = (row * rng.uniform(0.9, 1.1)).astype(F32)
+        seq = 0.0
+        for x in row.tolist():
+            seq += x
+        pairwise = float(row.astype(np.float64).sum())
+        if seq == pairwise:
+            continue
+        found += 1
+        for tol in (abs(seq - 1.0), abs(pairwise - 1.0)):
+            out, reason = to_canonical(row, ferplus, tol)
+            batch, codes = to_canonical_batch(row[None, :], ferplus, tol)
+            assert codes[0] == (ACCEPTED if reason is None else REASON_CODE[reason])
+            assert reason == (None if abs(seq - 1.0) <= tol else "bad_sum")
+            if reason is None:
+                assert bits(out) == bits(batch[0])
+        if found >= 50:
+            break
+    assert found, "no row where the summation order matters: the test proves nothing"
+
+
+def test_quotients_are_float32_divisions():
+    """Each canonical value is float32(value) / float32(kept), correctly rounded."""
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        row = (rng.dirichlet(np.ones(7) * 0.3) * rng.uniform(0.96, 1.04)).astype(F32)
+        out, reason = to_canonical(row, CANON, 0.05)
+        assert reason is None
+        kept = 0.0
+        for x in row.tolist():
+            kept += x
+        with np.errstate(all="ignore"):
+            expected = row / np.float32(kept)
+        assert expected.dtype == F32 and bits(out) == bits(expected)

@@ -11,7 +11,8 @@ An emotion the input does not provide counts as probability 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -66,6 +67,10 @@ class LabelMap:
     unknown: tuple[str, ...]    # input labels dropped (e.g. contempt)
     missing: tuple[str, ...]    # canonical emotions the input lacks
     is_identity: bool           # input already in canonical order and length
+    # Per-frame gather: gather(values + [0.0]) -> the 7 canonical values in order
+    # (missing emotions read the appended 0.0, needed only when `pads`).
+    gather: itemgetter = field(compare=False, repr=False)
+    pads: bool = False
 
     @property
     def input_length(self) -> int:
@@ -110,6 +115,10 @@ def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMa
             f"(known: {sorted(ALIASES)})")
     missing = tuple(e for e in EMOTIONS if e not in seen)
     is_identity = len(labels) == len(EMOTIONS) and source == target == list(range(len(EMOTIONS)))
+    pad = len(labels)  # index of the 0.0 appended for missing emotions
+    canonical_source = [pad] * len(EMOTIONS)
+    for position, canonical in zip(source, target):
+        canonical_source[canonical] = position
     return LabelMap(
         labels=tuple(labels),
         source=np.asarray(source, dtype=np.int64),
@@ -117,6 +126,8 @@ def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMa
         unknown=tuple(unknown),
         missing=missing,
         is_identity=is_identity,
+        gather=itemgetter(*canonical_source),
+        pads=pad in canonical_source,
     )
 
 

@@ -2,7 +2,8 @@
 
 A thin ROS 2 layer over the pure core. Per message:
 
-    np.frombuffer -> LabelMapCache.get -> to_canonical -> FastRegressor.predict_one
+    LabelMapCache.get -> to_canonical (on the field's array.array('f'), builtins
+    only) -> FastRegressor.predict_one
     -> clip to [-1, 1] -> FaceTracker.update(now = node clock) -> publish Valence
     (+ ValenceState when the face's state changed)
 
@@ -37,7 +38,6 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-import numpy as np
 import rclpy
 from rclpy.clock import Clock, ClockChange, ClockType, JumpThreshold
 from rclpy.duration import Duration
@@ -342,7 +342,7 @@ class ValenceNode(Node):
             self._check_label_map(label_map, "message labels")
             self._last_label_map = label_map
         stamp = msg.header.stamp
-        self._process(np.frombuffer(msg.probabilities, dtype=np.float32), label_map,
+        self._process(msg.probabilities, label_map,
                       msg.header, msg.face_id, stamp.sec * 1_000_000_000 + stamp.nanosec,
                       None, t0)
 
@@ -351,7 +351,7 @@ class ValenceNode(Node):
         self._n_in += 1
         now = self._clock.now()
         header = Header(stamp=now.to_msg(), frame_id="")
-        self._process(np.frombuffer(msg.data, dtype=np.float32), self._labels.default,
+        self._process(msg.data, self._labels.default,
                       header, "", now.nanoseconds, now.nanoseconds, t0)
 
     def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:

@@ -11,6 +11,9 @@ the same order, so the live node and the offline tool agree to the bit.
 from __future__ import annotations
 
 import math
+from array import array
+from functools import reduce
+from operator import add
 
 import numpy as np
 
@@ -32,33 +35,68 @@ ACCEPTED = 0
 REASON_CODE = {reason: code for code, reason in enumerate(REJECT_REASONS, start=1)}
 
 
-def to_canonical(values: np.ndarray, label_map: LabelMap, sum_tolerance: float
+# Per-frame path: 7-8 floats are checked and reordered with builtins on a Python
+# list (no numpy call until the result is built): at a camera's frame rate every
+# frame finds the CPU caches cold, and each distinct numpy entry point then costs
+# microseconds. Float semantics match to_canonical_batch exactly:
+#   * sums are sequential float64 additions, left to right (the batch path adds
+#     its columns in the same order), so both see the same `total` and `kept`;
+#   * the divisor is float32(kept) (array('f') stores with the same C cast numpy
+#     uses), and each quotient is computed in float64 then rounded once to float32
+#     by np.array, which equals numpy's float32 division (53 >= 2 * 24 + 2: double
+#     rounding is innocuous for division).
+# Measured with bench/bench_hot_path.py.
+_FLOAT32 = np.float32
+_new_array = np.array
+
+
+def to_canonical(values, label_map: LabelMap, sum_tolerance: float
                  ) -> tuple[np.ndarray | None, str | None]:
     """(canonical float32[7] summing to 1, None) or (None, reject reason).
 
-    `values` is a 1-D float32 array (e.g. np.frombuffer of the message field).
+    `values`: the frame's float32 probabilities, 1-D: a float32 numpy array or
+    an array.array('f') (what rclpy gives for a float32[] field). Other inputs
+    are converted to float32 first, as to_canonical_batch does.
     """
-    if values.shape[0] != label_map.input_length:
+    if type(values) is array and values.typecode == "f":
+        vals = values.tolist()
+    elif type(values) is np.ndarray and values.dtype == _FLOAT32 and values.ndim == 1:
+        vals = values.tolist()
+    else:
+        values = np.asarray(values, dtype=_FLOAT32)
+        if values.ndim != 1:
+            return None, "wrong_length"
+        vals = values.tolist()
+    if len(vals) != label_map.input_length:
         return None, "wrong_length"
-    total = float(values.sum(dtype=np.float64))
+    total = reduce(add, vals)  # sequential float64 sum, as to_canonical_batch
     if not math.isfinite(total):  # any NaN or inf makes the sum non-finite
         return None, "non_finite"
-    if values.min() < 0.0:
+    if min(vals) < 0.0:
         return None, "negative"
     if total == 0.0:
         return None, "zero_sum"
     if abs(total - 1.0) > sum_tolerance:
         return None, "bad_sum"
-    if label_map.is_identity:
-        out = np.array(values, dtype=np.float32)
-    else:
-        out = np.zeros(NUM_EMOTIONS, dtype=np.float32)
-        out[label_map.target] = values[label_map.source]
-    kept = out.sum(dtype=np.float64)
+    if not label_map.is_identity:
+        if label_map.pads:
+            vals.append(0.0)
+        vals = label_map.gather(vals)
+    kept = reduce(add, vals)  # canonical order
     if kept <= 0.0:
         return None, "no_known_emotion"
-    out /= np.float32(kept)
-    return out, None
+    k = array("f", (kept,))[0]  # float32(kept): the C cast numpy's float32() does
+    a, b, c, d, e, f, g = vals
+    return _new_array((a / k, b / k, c / k, d / k, e / k, f / k, g / k), dtype=_FLOAT32), None
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """float64 sum of each row of a float32 (N, W) array, adding the columns left
+    to right (to_canonical's order; numpy's own sum may add 8+ columns pairwise)."""
+    total = values[:, 0].astype(np.float64) if values.shape[1] else np.zeros(values.shape[0])
+    for column in range(1, values.shape[1]):
+        total += values[:, column]
+    return total
 
 
 def to_canonical_batch(values: np.ndarray, label_map: LabelMap, sum_tolerance: float
@@ -74,7 +112,7 @@ def to_canonical_batch(values: np.ndarray, label_map: LabelMap, sum_tolerance: f
         codes[:] = REASON_CODE["wrong_length"]
         return np.zeros((n, NUM_EMOTIONS), dtype=np.float32), codes
     with np.errstate(invalid="ignore", over="ignore"):
-        total = values.sum(axis=1, dtype=np.float64)
+        total = _row_sums(values)
         finite = np.isfinite(total)
         negative = finite & (values.min(axis=1, initial=0.0) < 0.0)
     ok = finite & ~negative
@@ -91,7 +129,7 @@ def to_canonical_batch(values: np.ndarray, label_map: LabelMap, sum_tolerance: f
     out = np.zeros((n, NUM_EMOTIONS), dtype=np.float32)
     out[:, label_map.target] = values[:, label_map.source]
     out[~ok] = 0.0
-    kept = out.sum(axis=1, dtype=np.float64)
+    kept = _row_sums(out)
     no_known = ok & (kept <= 0.0)
     codes[no_known] = REASON_CODE["no_known_emotion"]
     ok &= ~no_known
