@@ -66,7 +66,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "Smoothed valence at or below which a face becomes NEGATIVE (must be below "
               "positive_threshold).", -1.0, 1.0, dynamic=True),
     ParamSpec("hysteresis", 0.1,
-              "How far valence must fall back past a threshold before a state is left.",
+              "How far valence must fall back past a threshold before a state is left "
+              "(must be below positive_threshold - negative_threshold).",
               0.0, 2.0, dynamic=True),
     ParamSpec("face_timeout", 2.0,
               "Seconds (node clock; sim time when use_sim_time) without frames after which a "
