@@ -30,12 +30,12 @@ import time
 from typing import Sequence
 
 from valence_ros.demo_publisher import (
-    DemoPublisher, ScriptedSession, StopFlag, add_session_arguments, run_seconds,
+    DemoPublisher, ScriptedSession, StopFlag, add_session_arguments, close_ros, run_seconds,
     script_summary)
+from valence_ros.valence_state import STATE_NAMES
 
 PACKAGE = "valence_ros"
 NODE_NAME = "valence_node"
-STATE_NAMES = {-1: "NEGATIVE", 0: "NEUTRAL", 1: "POSITIVE"}
 
 
 def installed_paths() -> tuple[str, str]:
@@ -223,11 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         status = 1
                     break
     finally:
-        publisher.stop()
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+        close_ros(publisher, executor, node, context)
         if proc is not None and node_exit is None:
             print("[demo] stopping valence_node ...", flush=True)
             node_exit = stop_node(proc)

@@ -238,6 +238,16 @@ def run_seconds(args, session: ScriptedSession) -> float | None:
     return args.duration
 
 
+def close_ros(publisher: "DemoPublisher", executor, node, context) -> None:
+    """Stop publishing and release the rclpy objects (also after Ctrl-C)."""
+    import rclpy
+    publisher.stop()
+    executor.shutdown()
+    node.destroy_node()
+    if context.ok():
+        rclpy.shutdown(context=context)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="valence_demo_publisher",
@@ -273,11 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if limit is not None and publisher.session_time() >= limit:
                 break
     finally:
-        publisher.stop()
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+        close_ros(publisher, executor, node, context)
     print(f"[demo_publisher] stopped after {publisher.frames} frames", flush=True)
     return 0
 
