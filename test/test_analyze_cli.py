@@ -259,13 +259,15 @@ def test_params_file_entry_chosen_like_the_node(tmp_path, capsys):
     frames = session(n_per_face=60)
     bag = write_bag(tmp_path / "rec", "mcap", {"/robot1/emotion_probabilities": ep_topic(frames)})
     params_file = tmp_path / "params.yaml"
-    params_file.write_text("/robot1/valence_node:\n  ros__parameters:\n    smoothing_time_constant: 0.0\n"
-                           "    qos_overrides:\n      /robot1/valence:\n        publisher:\n"
-                           "          depth: 5\n")
+    params_file.write_text("/robot1:\n  valence_node:\n    ros__parameters:\n"
+                           "      smoothing_time_constant: 0.0\n      smoothing_time_constnt: 1.0\n"
+                           "      qos_overrides:\n        /robot1/valence:\n          publisher:\n"
+                           "            depth: 5\n")
     code, _, stderr = run([bag, "--params-file", params_file, "--node", "/robot1/valence_node",
                            "--out", tmp_path / "ns", "-q"], capsys)
     assert code == 0, stderr
-    assert "ignoring unknown parameter(s) qos_overrides./robot1/valence.publisher.depth" in stderr
+    assert "ignoring unknown parameter(s) smoothing_time_constnt in" in stderr
+    assert "qos_overrides" not in stderr  # rclpy's, silent in the node too
     _, rows = read_csv(tmp_path / "ns" / "valence.csv")
     assert all(r[2] == r[3] for r in rows), "smoothing off: valence == raw_valence"
     code, _, stderr = run([bag, "--params-file", params_file, "--out", tmp_path / "root", "-q"], capsys)
@@ -407,6 +409,14 @@ def bad_case(tmp_path: Path, case: str) -> list:
     if case == "missing_params_file":
         return [write_bag(tmp_path / "b", "mcap", {"/emotion_probabilities": ep_topic(good)}),
                 "--params-file", tmp_path / "none.yaml"]
+    if case == "model_with_8_inputs":
+        import torch
+        from valence_ros.model import MLPRegressor, save_regressor
+        torch.manual_seed(0)
+        weights = save_regressor(MLPRegressor(input_size=8), tmp_path / "m" / "eight.pt")
+        (tmp_path / "p.yaml").write_text(f"/**:\n  ros__parameters:\n    model_path: {weights}\n")
+        return [write_bag(tmp_path / "b", "mcap", {"/emotion_probabilities": ep_topic(good)}),
+                "--params-file", tmp_path / "p.yaml"]
     if case == "bad_model_path":
         (tmp_path / "p.yaml").write_text(f"/**:\n  ros__parameters:\n    model_path: {tmp_path / 'w.pt'}\n")
         (tmp_path / "w.pt").write_bytes(b"not a model")
@@ -434,7 +444,7 @@ def bad_case(tmp_path: Path, case: str) -> list:
 BAD_CASES = ["missing_path", "dir_not_a_bag", "text_not_facereader", "csv_without_time_column",
              "no_matching_topic", "only_float_array_topic", "topic_not_in_bag", "topic_wrong_type",
              "truncated_db3", "truncated_mcap", "corrupt_mcap_chunk", "corrupt_db3", "bad_params_value",
-             "missing_params_file", "bad_model_path", "wrong_recorded_definition",
+             "missing_params_file", "bad_model_path", "model_with_8_inputs", "wrong_recorded_definition",
              "wrong_recorded_field_type", "unknown_option"]
 
 
@@ -457,6 +467,7 @@ def test_bad_input_messages_name_the_problem(tmp_path, capsys):
         "topic_wrong_type": "has type std_msgs/msg/String",
         "bad_params_value": "hysteresis",
         "bad_model_path": "model_path",
+        "model_with_8_inputs": "a model with 7 inputs is needed, this one has 8",
         "wrong_recorded_definition": "definition differs",
         "wrong_recorded_field_type": "definition differs",
     }

@@ -35,6 +35,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from valence_ros.emotions import NUM_EMOTIONS  # noqa: E402
+
 PROG = "valence_analyze"
 EXIT_ERROR = 2
 EXIT_INTERNAL = 1
@@ -114,10 +116,14 @@ def _load_model(params: dict):
     """The FastRegressor: the shipped weights without torch, a model_path file via torch."""
     from valence_ros.fast_inference import FastRegressor
     try:
-        return FastRegressor.load(params["model_path"] or None)
+        model = FastRegressor.load(params["model_path"] or None)
     except Exception as error:  # ModelLoadError, OSError, ValueError
         raise AnalyzeError(f"parameter 'model_path' = {params['model_path']!r}: "
                            f"cannot load the model ({_one_line(error)})") from None
+    if model.input_size != NUM_EMOTIONS:  # the node refuses it too
+        raise AnalyzeError(f"parameter 'model_path' = {params['model_path']!r}: a model with "
+                           f"{NUM_EMOTIONS} inputs is needed, this one has {model.input_size}")
+    return model
 
 
 class _ModelLoader:

@@ -73,6 +73,7 @@ from valence_ros.parameters import (
     check_thresholds,
     input_labels_of,
     tracker_config,
+    unknown_parameter_names,
     validate_parameters,
 )
 from valence_ros.preprocessing import REJECT_REASONS, to_canonical
@@ -280,8 +281,7 @@ class ValenceNode(Node):
 
     def _warn_unknown_overrides(self) -> None:
         overrides = getattr(self, "_parameter_overrides", None) or {}
-        unknown = sorted(set(overrides) - set(SPECS) - {"use_sim_time"}
-                         - {n for n in overrides if n.startswith("qos_overrides.")})
+        unknown = unknown_parameter_names(overrides)
         if unknown:
             self.get_logger().warning(
                 f"ignoring unknown parameter(s) {', '.join(unknown)}; "

@@ -8,15 +8,13 @@ settings and reject the same bad values with the same message.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from valence_ros.face_tracker import TrackerConfig
 from valence_ros.labels import LabelError, resolve_labels
+from valence_ros.params_file import ParamsFileError, read_node_parameters
 from valence_ros.valence_state import StateThresholds
 
 INPUT_TYPES = ("emotion_probabilities", "float32_multi_array")
@@ -108,7 +106,8 @@ def check_parameter(name: str, value: Any) -> None:
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         if isinstance(spec.default, int):
             numeric = isinstance(value, int) and not isinstance(value, bool)  # as rcl: 16.0 is a double
-        if not numeric or not math.isfinite(value) or not spec.minimum <= value <= spec.maximum:
+        if not numeric or (isinstance(value, float) and not math.isfinite(value)) \
+                or not spec.minimum <= value <= spec.maximum:
             raise ParameterError(name, value, spec.allowed())
     if name == "input_labels":
         labels = [label for label in value if label != ""] if isinstance(value, (list, tuple)) else None
@@ -162,57 +161,23 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     )
 
 
-class _RclLikeLoader(yaml.SafeLoader):
-    """YAML as rcl's parameter parser types plain scalars: `1e3` is a double
-    (YAML 1.1, PyYAML's default, would make it a string)."""
-
-
-_RclLikeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
-
-
-def _node_key_matches(key: str, node_fqn: str) -> bool:
-    """rcl's rule: `/**` matches any namespace depth, `*` one name token."""
-    key = key if key.startswith("/") else "/" + key
-    pattern = re.escape(key).replace(r"/\*\*", "(?:/[^/]+)*").replace(r"\*", "[^/]+")
-    return re.fullmatch(pattern, node_fqn) is not None
-
-
-def _flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings are dotted parameter names in ROS (e.g. qos_overrides./x.depth)."""
-    flat: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{name}."))
-        else:
-            flat[f"{prefix}{name}"] = value
-    return flat
+def unknown_parameter_names(names) -> list[str]:
+    """Names the node does not declare and warns about; qos_overrides.* belong to
+    rclpy (QoS overrides) and are silent, in the node and offline alike."""
+    return sorted(name for name in set(names) - set(SPECS) - {"use_sim_time"}
+                  if not name.startswith("qos_overrides."))
 
 
 def load_params_file(path: str | Path, node_fqn: str = "/valence_node",
                      unknown: list[str] | None = None) -> dict[str, Any]:
-    """Validated parameters from a ROS 2 params YAML, read as the node reads it.
-
-    Entries whose key matches the node's fully qualified name (exactly or by
-    rcl's wildcards, e.g. `/**`, `/**/valence_node`) are merged in file order.
-    Names the node does not declare (e.g. `qos_overrides.*`) are ignored, as
-    the node ignores them; they are appended to `unknown` when given.
-    """
-    path = Path(path)
+    """Validated parameters from a ROS 2 params YAML, read as rcl reads it for the
+    node `node_fqn` (see params_file). Names the node does not declare are
+    ignored, as the node ignores them; those it would warn about are appended
+    to `unknown` when given."""
     try:
-        document = yaml.load(path.read_text(), Loader=_RclLikeLoader)
-    except (OSError, yaml.YAMLError) as error:
-        detail = " ".join(str(error).split())  # YAML errors span lines; keep the message one line
-        raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({detail})") from None
-    values: dict[str, Any] = {}
-    if isinstance(document, dict):
-        for key, entry in document.items():
-            if (_node_key_matches(str(key), node_fqn) and isinstance(entry, dict)
-                    and isinstance(entry.get("ros__parameters"), dict)):
-                values.update(_flatten(entry["ros__parameters"]))
-    ignored = sorted(set(values) - set(SPECS) - {"use_sim_time"})
+        values = read_node_parameters(path, node_fqn)
+    except ParamsFileError as error:
+        raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({error})") from None
     if unknown is not None:
-        unknown.extend(ignored)
-    return validate_parameters({k: v for k, v in values.items() if k not in ignored})
+        unknown.extend(unknown_parameter_names(values))
+    return validate_parameters({k: v for k, v in values.items() if k in SPECS or k == "use_sim_time"})
