@@ -26,8 +26,8 @@ T = STORE.types
 
 def replacing_typestore():
     """rosbags' typestore with its generated CDR decoders changed in one respect:
-    strings are decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD). Every
-    other check is rosbags' own: the reference for what the live node receives."""
+    strings are decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD; the cut
+    at the first NUL is made in `reference`). Every other check is rosbags' own: the reference for what the live node receives."""
     import rosbags.serde.cdr as cdr
     store = get_typestore(Stores.ROS2_KILTED)   # a fresh instance: its own msgdef cache
     for name, text in MSG_DEFINITIONS.items():
@@ -93,6 +93,11 @@ def decode_all(datas, typename, table=None):
     return rows, decoder
 
 
+def cut_nul(text: str) -> str:
+    """rclpy decodes strlen(data) bytes: a string ends at its first NUL."""
+    return text.split("\0", 1)[0]
+
+
 def reference(data, typename):
     try:
         msg = REFERENCE.deserialize_cdr(data, typename)
@@ -100,8 +105,8 @@ def reference(data, typename):
         return None
     if typename == FLOAT32_MULTI_ARRAY:
         return dict(values=np.asarray(msg.data, dtype=np.float32))
-    return dict(sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec, frame_id=msg.header.frame_id,
-                face_id=msg.face_id, labels=tuple(msg.labels),
+    return dict(sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec, frame_id=cut_nul(msg.header.frame_id),
+                face_id=cut_nul(msg.face_id), labels=tuple(cut_nul(x) for x in msg.labels),
                 values=np.asarray(msg.probabilities, dtype=np.float32))
 
 
@@ -307,8 +312,12 @@ def rclpy_decoded(data: bytes) -> dict:
 
 INVALID_UTF8 = [b"\xff", b"ab\xfe", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf",
                 b"a\x80b\xc3(", "é".encode() + b"\xe9"]
-raw_strings = st.one_of(st.sampled_from(INVALID_UTF8), st.binary(max_size=8).map(lambda b: b.replace(b"\0", b"\x80")),
-                        texts.map(str.encode))
+# embedded NULs: rclpy's converter decodes strlen(data) bytes, so the string ends there
+WITH_NUL = [b"\0", b"a\0b", b"\0\xff", b"\xc3\0", b"\xe2\x82\0\x82", b"ok\0\0", "é".encode() + b"\0\xe9",
+            b"\xff\0x\xfe"]
+raw_strings = st.one_of(st.sampled_from(INVALID_UTF8 + WITH_NUL),
+                        st.binary(max_size=8).map(lambda b: b.replace(b"\0", b"\x80")),
+                        st.binary(max_size=8), texts.map(str.encode))
 
 
 @settings(max_examples=100, deadline=None, derandomize=True,
@@ -318,7 +327,8 @@ raw_strings = st.one_of(st.sampled_from(INVALID_UTF8), st.binary(max_size=8).map
 def test_invalid_utf8_strings_decode_like_rclpy(small_partition, frame_id, face_id, labels, copies, little):
     """Invalid UTF-8 in face_id, frame_id or labels: rclpy decodes it with U+FFFD and
     the node processes the frame; the offline decoder gives the very same strings
-    (vectorised and one message at a time, either byte order) instead of dropping it."""
+    (vectorised and one message at a time, either byte order) instead of dropping it.
+    Embedded NULs: rclpy cuts the string at the first one; so does the offline decoder."""
     values = np.linspace(0.1, 0.9, len(labels) or 7).astype(np.float32)
     datas = [ep_cdr(7, 11 + k, frame_id, face_id, labels, values, little) for k in range(copies)]
     rows, _ = decode_all(datas, EMOTION_PROBABILITIES)
@@ -356,11 +366,27 @@ def test_float32_multi_array_with_invalid_utf8_dim_label(monkeypatch, slow):
     from std_msgs.msg import Float32MultiArray
     if slow:
         monkeypatch.setattr(cdr_fast, "SMALL_PARTITION", 10**9)
-    data = ser(fma_msg([("xyz", 7, 7)], np.arange(7)), FLOAT32_MULTI_ARRAY).replace(b"xyz", b"x\xffz")
-    assert deserialize_message(data, Float32MultiArray).layout.dim[0].label == "x\ufffdz"
-    rows, _ = decode_all([data] * 9, FLOAT32_MULTI_ARRAY)
-    for row in rows:
-        assert row is not None and row["values"].tolist() == list(range(7))
+    for raw, label in ((b"x\xffz", "x\ufffdz"), (b"x\0z", "x"), (b"\xff\0\xfe", "\ufffd")):
+        data = ser(fma_msg([("xyz", 7, 7)], np.arange(7)), FLOAT32_MULTI_ARRAY).replace(b"xyz", raw)
+        assert deserialize_message(data, Float32MultiArray).layout.dim[0].label == label
+        rows, _ = decode_all([data] * 9, FLOAT32_MULTI_ARRAY)
+        for row in rows:
+            assert row is not None and row["values"].tolist() == list(range(7))
+    assert cdr_fast.rclpy_string(b"\xff\0\xfe") == "\ufffd"
+
+
+def test_embedded_nul_known_examples(monkeypatch):
+    """rclpy: face_id b"a\\0b" -> 'a' (strlen); offline, vectorised or not, the same."""
+    data = ep_cdr(1, 2, b"cam\0era", b"a\0b", [b"hap\0py", b"\0", b"s\xffd\0\xff"], (0.2, 0.3, 0.5))
+    want = {"frame_id": "cam", "face_id": "a", "labels": ("hap", "", "s\ufffdd")}
+    got = rclpy_decoded(data)
+    assert {k: got[k] for k in want} == want
+    for slow in (False, True):
+        if slow:
+            monkeypatch.setattr(cdr_fast, "SMALL_PARTITION", 10**9)
+        rows, _ = decode_all([data] * 9, EMOTION_PROBABILITIES)
+        assert all({k: row[k] for k in want} == want for row in rows)
+    assert cdr_fast.decode_replacing(data, EMOTION_PROBABILITIES)[2:5] == ("cam", "a", ("hap", "", "s\ufffdd"))
 
 
 def test_string_table_is_shared_and_stable_across_batches():

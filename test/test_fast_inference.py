@@ -278,3 +278,62 @@ def test_user_paths_still_use_the_torch_loader(tmp_path):
     f = FastRegressor.load(path)
     X = np.eye(7, dtype=np.float32)
     assert f.source == str(path) and np.array_equal(f.predict_batch(X), FastRegressor.load().predict_batch(X))
+
+
+def _run(code):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_user_safetensors_in_strict_layout_loads_without_torch(tmp_path):
+    torch.manual_seed(6)
+    m = MLPRegressor(7, (16, 8, 4), 1).eval()
+    path = save_regressor(m, tmp_path / "mine" / "weights.safetensors")  # + config.json
+    default_layout = _copy_shipped(tmp_path, load_file(str(DEFAULT_SAFETENSORS_PATH)), config=False)
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from valence_ros.fast_inference import FastRegressor\n"
+            f"for p in ({str(path)!r}, {str(default_layout)!r}):\n"
+            "    f = FastRegressor.load(p)\n"
+            "    assert f.source == p, f.source\n"
+            "    print(f.predict_batch(np.eye(7, dtype=np.float32)).tolist())\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    got = [json.loads(line) for line in proc.stdout.splitlines()]
+    X = np.eye(7, dtype=np.float32)
+    assert np.max(np.abs(np.array(got[0]) - torch_predict(m, X))) < 1e-5
+    assert np.array_equal(np.array(got[1], dtype=np.float32), FastRegressor.load().predict_batch(X))
+
+
+def test_user_safetensors_with_foreign_keys_goes_through_torch(tmp_path):
+    good = load_file(str(DEFAULT_SAFETENSORS_PATH))
+    names = {"model.0.weight": "fc1.weight", "model.0.bias": "fc1.bias", "model.2.weight": "fc2.weight",
+             "model.2.bias": "fc2.bias", "model.4.weight": "out.weight", "model.4.bias": "out.bias"}
+    path = _copy_shipped(tmp_path, {names[k]: v for k, v in good.items()}, config=False)
+    f = FastRegressor.load(path)
+    X = np.random.default_rng(8).dirichlet(np.ones(7), size=100).astype(np.float32)
+    assert f.source == str(path)
+    assert np.array_equal(f.predict_batch(X), FastRegressor.load().predict_batch(X))
+    # a config.json that disagrees with the file also falls back to torch, which reports it
+    (path.parent / "config.json").write_text(json.dumps({"hidden_sizes": [5]}))
+    with pytest.raises(ModelLoadError, match=str(path)):
+        FastRegressor.load(path)
+
+
+def test_torch_missing_is_a_model_load_error(tmp_path):
+    path = save_regressor(MLPRegressor().eval(), tmp_path / "w.pt")
+    code = ("import sys\n"
+            "sys.modules['torch'] = None\n"
+            "from valence_ros.fast_inference import FastRegressor, ModelLoadError\n"
+            f"assert FastRegressor.load({str(DEFAULT_SAFETENSORS_PATH)!r}).source == {str(DEFAULT_SAFETENSORS_PATH)!r}\n"
+            "try:\n"
+            f"    FastRegressor.load({str(path)!r})\n"
+            "except ModelLoadError as exc:\n"
+            "    print(exc)\n"
+            "else:\n"
+            "    raise SystemExit('no error')\n")
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (f"{path}: loading this file needs torch (pip install torch==2.13.0), "
+                                   "or use a .safetensors file with model.N.* keys")

@@ -13,9 +13,12 @@ Decoding (little-endian CDR, the only encoding ROS 2 produces on x86/ARM):
   column: wherever a length or count field differs between rows, the rows
   are partitioned by its value and each partition continues on its own;
 * every check rosbags makes (string terminator, sequence bounds, at most 3
-  trailing padding bytes) is made here too, plus "no NUL inside a string";
-* strings are decoded as rclpy decodes them: invalid UTF-8 becomes U+FFFD
-  (``errors="replace"``), so such a frame is processed, as the live node does;
+  trailing padding bytes) is made here too, plus "no NUL inside a string"
+  (such rows go to the per-message decoder);
+* strings are decoded as rclpy decodes them (its generated converter calls
+  ``PyUnicode_DecodeUTF8(data, strlen(data), "replace")``): cut at the first
+  NUL byte, and invalid UTF-8 becomes U+FFFD, so such a frame is processed,
+  as the live node does (see :func:`rclpy_string`);
 * anything unusual - big-endian data, a tiny layout partition, a failed
   check - goes to the reference decoder, rosbags' ``deserialize_cdr``, one
   message at a time. rosbags rejects invalid UTF-8; for those messages
@@ -42,7 +45,7 @@ import numpy as np
 __all__ = [
     "EMOTION_PROBABILITIES", "FLOAT32_MULTI_ARRAY", "VALENCE", "VALENCE_STATE",
     "DecodedBatch", "BatchDecoder", "StringTable", "decode_replacing", "encode_valence",
-    "encode_valence_state", "gather_rows", "split_stamp",
+    "encode_valence_state", "gather_rows", "rclpy_string", "split_stamp",
 ]
 
 EMOTION_PROBABILITIES = "valence_ros/msg/EmotionProbabilities"
@@ -70,6 +73,23 @@ _LAYOUTS = {
     ),
     FLOAT32_MULTI_ARRAY: ((_DIMSEQ, "dim"), (_U32, "data_offset"), (_F32SEQ, "values")),
 }
+
+
+def rclpy_string(raw) -> str:
+    """A CDR string's bytes (without the terminator) decoded as rclpy does:
+    ``PyUnicode_DecodeUTF8(data, strlen(data), "replace")``, i.e. cut at the
+    first NUL, invalid UTF-8 -> U+FFFD."""
+    raw = bytes(raw)
+    cut = raw.find(b"\0")
+    return (raw if cut < 0 else raw[:cut]).decode("utf-8", "replace")
+
+
+def _cut_nul(text: str) -> str:
+    """An already decoded string (rosbags keeps NULs) cut as rclpy cuts it.
+    (A NUL byte is never part of an invalid UTF-8 sequence, so cutting after
+    decoding equals cutting before.)"""
+    cut = text.find("\0")
+    return text if cut < 0 else text[:cut]
 
 
 def gather_rows(buffer: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
@@ -187,10 +207,10 @@ class BatchDecoder:
         return found
 
     def _bytes_id(self, raw: bytes) -> int:
-        """Id of a string's bytes, decoded as rclpy does (invalid UTF-8 -> U+FFFD)."""
+        """Id of a string's bytes, decoded as rclpy does (see rclpy_string)."""
         found = self._bytes_ids.get(raw)
         if found is None:
-            found = self._bytes_ids[raw] = self.string_id(raw.decode("utf-8", "replace"))
+            found = self._bytes_ids[raw] = self.string_id(rclpy_string(raw))
         return found
 
     # ------------------------------------------------------------------ decoding
@@ -354,7 +374,7 @@ class BatchDecoder:
             if found is None:
                 labels, at = [], 0
                 for n in lengths:
-                    labels.append(raw[at:at + n].decode("utf-8", "replace"))
+                    labels.append(rclpy_string(raw[at:at + n]))
                     at += n
                 found = self._label_bytes_ids[(lengths, raw)] = self.labels_id(tuple(labels))
             table[j] = found
@@ -402,8 +422,10 @@ class BatchDecoder:
             else:
                 if typename == EMOTION_PROBABILITIES:
                     stamp = msg.header.stamp
-                    decoded = (stamp.sec, stamp.nanosec, msg.header.frame_id, msg.face_id,
-                               tuple(msg.labels), msg.probabilities)
+                    # rosbags keeps embedded NULs; rclpy cuts the string there
+                    decoded = (stamp.sec, stamp.nanosec, _cut_nul(msg.header.frame_id),
+                               _cut_nul(msg.face_id), tuple(_cut_nul(x) for x in msg.labels),
+                               msg.probabilities)
                 else:
                     decoded = (0, 0, "", "", (), msg.data)
             sec, nanosec, frame_id, face_id, labels, values = decoded
@@ -425,7 +447,8 @@ class BatchDecoder:
 
 def decode_replacing(data: bytes, typename: str):
     """One message decoded with exactly rosbags' ``deserialize_cdr`` checks, but with
-    strings decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD).
+    strings decoded as rclpy decodes them (cut at the first NUL, invalid
+    UTF-8 -> U+FFFD; see :func:`rclpy_string`).
 
     Returns (sec, nanosec, frame_id, face_id, labels tuple, float32 values);
     the first five are 0/""/() for Float32MultiArray. Raises ValueError or
@@ -455,7 +478,7 @@ def decode_replacing(data: bytes, typename: str):
             raise ValueError(f"Invalid string length {length} at offset {pos - 4}.")
         if raw[end - 1] != 0:
             raise ValueError(f"Missing string terminator at offset {end - 1}.")
-        text = bytes(raw[pos:end - 1]).decode("utf-8", "replace")
+        text = rclpy_string(raw[pos:end - 1])
         pos = end
         return text
 

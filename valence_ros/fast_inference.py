@@ -19,9 +19,11 @@ from two threads at once; give each thread its own :meth:`FastRegressor.copy`.
 
 Loading never needs torch for the shipped weights: :meth:`FastRegressor.load`
 with no path reads ``weights/valence_regressor.safetensors`` with numpy
-(importing torch costs ~1 s and ~200 MB of RSS). Other weights files go
-through :func:`valence_ros.model.load_regressor` (torch; all its formats
-and its tolerant key matching). :class:`ModelLoadError` and
+(importing torch costs ~1 s and ~200 MB of RSS), and so does a user
+``.safetensors`` file in that exact ``model.N.*`` layout. Other weights
+files go through :func:`valence_ros.model.load_regressor` (torch; all its
+formats and its tolerant key matching; without torch installed this is a
+:class:`ModelLoadError`). :class:`ModelLoadError` and
 :func:`read_config` live here, torch-free, and are re-exported by
 :mod:`valence_ros.model`.
 """
@@ -97,6 +99,24 @@ def layer_shapes(cfg: dict) -> list:
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes += [(f"model.{2 * i}.weight", (n_out, n_in)), (f"model.{2 * i}.bias", (n_out,))]
     return shapes
+
+
+def _fits_strict_layout(path: Path) -> bool:
+    """True if the .safetensors file's header lists exactly the keys and
+    shapes :meth:`FastRegressor.load_safetensors` expects (only the header
+    is read; any problem -> False, so the torch loader reports it)."""
+    try:
+        cfg_path = path.parent / "config.json"
+        cfg = read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 2 <= n <= 100_000_000:
+                return False
+            header = json.loads(fh.read(n))
+        found = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+        return found == {k: tuple(s) for k, s in layer_shapes(cfg)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
 
 
 class FastRegressor:
@@ -192,12 +212,25 @@ class FastRegressor:
     @classmethod
     def load(cls, path=None) -> "FastRegressor":
         """``None``: the shipped default weights, read without torch (see
-        :meth:`load_safetensors`). Any other path: loaded with
+        :meth:`load_safetensors`). A ``.safetensors`` file whose keys and
+        shapes are exactly the layout of :meth:`load_safetensors` (per the
+        ``config.json`` beside it, or the defaults) is read without torch
+        too. Any other path: loaded with
         :func:`valence_ros.model.load_regressor` (imports torch; same rules
         and errors). Raises :class:`ModelLoadError` naming the file."""
         if path is None:
             return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
-        from valence_ros.model import load_regressor
+        p = Path(path).expanduser()
+        if p.suffix == ".safetensors" and _fits_strict_layout(p):
+            return cls.load_safetensors(p)
+        try:
+            from valence_ros.model import load_regressor
+        except ImportError as exc:
+            if exc.name != "torch" and not (exc.name or "").startswith("torch."):
+                raise
+            raise ModelLoadError(
+                f"{p}: loading this file needs torch (pip install torch==2.13.0), "
+                f"or use a .safetensors file with model.N.* keys") from exc
 
         model = load_regressor(path)
         return cls.from_module(model, source=str(getattr(model, "source", path)))
