@@ -116,14 +116,10 @@ def _load_model(params: dict):
     """The FastRegressor: the shipped weights without torch, a model_path file via torch."""
     from valence_ros.fast_inference import FastRegressor
     try:
-        model = FastRegressor.load(params["model_path"] or None)
+        return FastRegressor.load(params["model_path"] or None, input_size=NUM_EMOTIONS)
     except Exception as error:  # ModelLoadError, OSError, ValueError
         raise AnalyzeError(f"parameter 'model_path' = {params['model_path']!r}: "
                            f"cannot load the model ({_one_line(error)})") from None
-    if model.input_size != NUM_EMOTIONS:  # the node refuses it too
-        raise AnalyzeError(f"parameter 'model_path' = {params['model_path']!r}: a model with "
-                           f"{NUM_EMOTIONS} inputs is needed, this one has {model.input_size}")
-    return model
 
 
 class _ModelLoader:

@@ -90,6 +90,12 @@ def read_config(config_path) -> dict:
     return cfg
 
 
+def config_beside(weights_path: Path) -> dict:
+    """The architecture of a weights file: its sibling config.json, else the defaults."""
+    cfg_path = Path(weights_path).parent / "config.json"
+    return read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+
+
 def layer_shapes(cfg: dict) -> list:
     """[(key, shape)] of an MLPRegressor state_dict for ``cfg``, in layer order
     (``model.0.weight``, ``model.0.bias``, ``model.2.weight``, ...: the
@@ -106,8 +112,7 @@ def _fits_strict_layout(path: Path) -> bool:
     shapes :meth:`FastRegressor.load_safetensors` expects (only the header
     is read; any problem -> False, so the torch loader reports it)."""
     try:
-        cfg_path = path.parent / "config.json"
-        cfg = read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+        cfg = config_beside(path)
         with open(path, "rb") as fh:
             n = int.from_bytes(fh.read(8), "little")
             if not 2 <= n <= 100_000_000:
@@ -210,14 +215,24 @@ class FastRegressor:
         return cls(ws, bs, source=source)
 
     @classmethod
-    def load(cls, path=None) -> "FastRegressor":
+    def load(cls, path=None, input_size: int | None = None) -> "FastRegressor":
         """``None``: the shipped default weights, read without torch (see
         :meth:`load_safetensors`). A ``.safetensors`` file whose keys and
         shapes are exactly the layout of :meth:`load_safetensors` (per the
         ``config.json`` beside it, or the defaults) is read without torch
         too. Any other path: loaded with
         :func:`valence_ros.model.load_regressor` (imports torch; same rules
-        and errors). Raises :class:`ModelLoadError` naming the file."""
+        and errors). ``input_size``: the number of inputs the caller feeds
+        (the node and the offline tool: the 7 canonical emotions). Raises
+        :class:`ModelLoadError` naming the file."""
+        model = cls._load(path)
+        if input_size is not None and model.input_size != input_size:
+            raise ModelLoadError(f"{model.source}: a model with {input_size} inputs is needed, "
+                                 f"this one has {model.input_size}")
+        return model
+
+    @classmethod
+    def _load(cls, path) -> "FastRegressor":
         if path is None:
             return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
         p = Path(path).expanduser()
@@ -247,9 +262,7 @@ class FastRegressor:
         layouts: use :meth:`load` with the path, which matches by shape.)
         """
         path = Path(path)
-        cfg_path = path.parent / "config.json"
-        cfg = read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
-        expected = layer_shapes(cfg)
+        expected = layer_shapes(config_beside(path))
         if not path.is_file():
             raise ModelLoadError(f"{path}: weights file not found")
         try:
@@ -263,7 +276,7 @@ class FastRegressor:
             def fmt(shapes):
                 return ", ".join(f"{k}{list(s)}" for k, s in shapes)
             raise ModelLoadError(
-                f"{path}: tensors do not match the architecture in {cfg_path.name}: expected "
+                f"{path}: tensors do not match the architecture in config.json: expected "
                 f"[{fmt(expected)}] but the file has [{fmt(sorted(found.items()))}]")
         arrays = []
         for key, _ in expected:

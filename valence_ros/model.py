@@ -36,7 +36,7 @@ from torch import nn
 from valence_ros.emotions import NUM_EMOTIONS
 # Torch-free, so the shipped weights load without torch (FastRegressor.load());
 # defined there, re-exported here.
-from valence_ros.fast_inference import DEFAULT_CONFIG, ModelLoadError, read_config
+from valence_ros.fast_inference import DEFAULT_CONFIG, ModelLoadError, config_beside, read_config
 
 __all__ = [
     "MLPRegressor",
@@ -51,7 +51,6 @@ __all__ = [
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS_PATH = WEIGHTS_DIR / "valence_regressor.pt"
-CONFIG_KEYS = ("input_size", "hidden_sizes", "output_size")
 
 # Looked for, in this order, when load_regressor is given a directory.
 WEIGHT_FILENAMES = (
@@ -101,9 +100,6 @@ class MLPRegressor(nn.Module):
             "hidden_sizes": list(self.hidden_sizes),
             "output_size": self.output_size,
         }
-
-    def linear_layers(self):
-        return [m for m in self.model if isinstance(m, nn.Linear)]
 
     def expected_shapes(self):
         """[(key, shape)] of the state_dict, in layer order."""
@@ -299,8 +295,7 @@ def load_regressor(path=None) -> MLPRegressor:
     missing tensors, non-finite values.
     """
     p = _resolve(DEFAULT_WEIGHTS_PATH if path is None else path)
-    cfg_path = p.parent / "config.json"
-    cfg = read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+    cfg = config_beside(p)
     model = MLPRegressor(cfg["input_size"], tuple(cfg["hidden_sizes"]), cfg["output_size"])
     tensors = load_state_dict_file(p)
     mapped = _match(tensors, model.expected_shapes(), p)

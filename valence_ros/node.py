@@ -63,7 +63,7 @@ from rcl_interfaces.msg import (
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Float32MultiArray, Header
 
-from valence_ros.emotions import EMOTIONS, NUM_EMOTIONS
+from valence_ros.emotions import NUM_EMOTIONS
 from valence_ros.labels import LabelError, LabelMap, LabelMapCache
 from valence_ros.parameters import (
     PARAMETERS,
@@ -133,17 +133,13 @@ class ValenceNode(Node):
         from valence_ros.fast_inference import FastRegressor, ModelLoadError
         model_path = values["model_path"] or None
         try:
-            self._model = FastRegressor.load(model_path)
+            self._model = FastRegressor.load(model_path, input_size=NUM_EMOTIONS)
         except (ModelLoadError, OSError, ValueError) as error:
             detail = " ".join(str(error).split())
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: "
-                f"empty (shipped weights) or a loadable weights file ({detail})") from None
-        if self._model.input_size != NUM_EMOTIONS:
-            raise StartupError(
-                f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: a model "
-                f"with {NUM_EMOTIONS} inputs ({', '.join(EMOTIONS)}), this one has "
-                f"{self._model.input_size}")
+                f"empty (shipped weights) or a loadable weights file with {NUM_EMOTIONS} "
+                f"inputs ({detail})") from None
         self._predict = self._model.predict_one
         self._model_source = self._model.source
 
@@ -206,13 +202,11 @@ class ValenceNode(Node):
         # and they keep coming while a bag is paused); face expiry runs on the node
         # clock, so with use_sim_time faces time out in simulated seconds.
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._diag_period = float(values["diagnostics_period"])
-        self._diag_timer = self.create_timer(self._diag_period, self._publish_diagnostics,
-                                             clock=self._steady)
+        self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
+                                             self._publish_diagnostics, clock=self._steady)
         self._window_start = time.monotonic()
         self._window_in = 0
         self._window_out = 0
-        self._window_rejects = 0
         self._window_reject_counts = dict(self._rejects)
         self._window_out_of_order = 0
         self._expiry_timer = None
