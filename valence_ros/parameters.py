@@ -136,11 +136,12 @@ def check_thresholds(positive: float, negative: float, hysteresis: float) -> Non
     so that valence beyond the opposite threshold always leaves a state."""
     if not negative < positive:
         raise ParameterError("negative_threshold", negative,
-                             f"[-1.0, 1.0] and below positive_threshold ({positive})")
+                             f"{SPECS['negative_threshold'].allowed()} and below "
+                             f"positive_threshold ({positive})")
     if not hysteresis < positive - negative:
         raise ParameterError("hysteresis", hysteresis,
-                             f"[0.0, 2.0] and below positive_threshold - negative_threshold "
-                             f"({positive - negative:g})")
+                             f"{SPECS['hysteresis'].allowed()} and below positive_threshold - "
+                             f"negative_threshold ({positive - negative:g})")
 
 
 def input_labels_of(values: dict[str, Any]) -> list[str]:

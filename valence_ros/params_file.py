@@ -31,7 +31,8 @@ _NAME_TOKEN = re.compile(r"^(?:\*\*|\*|[A-Za-z_][A-Za-z0-9_]*)$")
 
 
 class ParamsFileError(ValueError):
-    """The file cannot be read as a ROS 2 params file; str() is one line."""
+    """The file cannot be read as a ROS 2 params file; str() is one line, the
+    reason only (callers name the file)."""
 
 
 class _RclScalarLoader(yaml.SafeLoader):
@@ -124,8 +125,7 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
         document = yaml.load(path.read_text(), Loader=_RclScalarLoader)
         entries = _node_entries(document)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ParamsFileError) as error:
-        detail = " ".join(str(error).split())  # YAML errors span lines; keep one line
-        raise ParamsFileError(f"{path}: not a readable ROS 2 params file ({detail})") from None
+        raise ParamsFileError(" ".join(str(error).split())) from None  # YAML errors span lines
     values: dict[str, Any] = {}
     for pattern, parameters in entries:
         if _pattern_matches(pattern, node_fqn):
