@@ -14,6 +14,7 @@ import numpy as np
 
 from valence_ros.bag_io import BagWriter
 from valence_ros.cdr_fast import VALENCE, VALENCE_STATE, encode_valence, encode_valence_state
+from valence_ros.offline_pipeline import row_groups
 from valence_ros.report import CsvWriter, FaceStats
 
 __all__ = ["OutputSink"]
@@ -75,13 +76,7 @@ class OutputSink:
                            cat("state"), topic)
 
     def _add_stats(self, t, out) -> None:
-        faces = out.face
-        first = faces[0]
-        if (faces == first).all():
-            groups = [(int(first), slice(None))]
-        else:
-            groups = [(int(f), faces == f) for f in np.unique(faces)]
-        for face, select in groups:
+        for face, select in row_groups(out.face):
             stats = self.stats.get((t, face))
             if stats is None:
                 stats = self.stats[(t, face)] = FaceStats(self.topics[t], self.table.strings[face], self.gap_ns)

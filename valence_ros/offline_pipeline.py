@@ -34,7 +34,7 @@ from valence_ros.emotions import NUM_EMOTIONS
 from valence_ros.parameters import input_labels_of, tracker_config
 from valence_ros.preprocessing import REASON_CODE, REJECT_REASONS, to_canonical_batch
 
-__all__ = ["FrameBatch", "OutputBatch", "OfflinePipeline", "REASONS"]
+__all__ = ["FrameBatch", "OutputBatch", "OfflinePipeline", "REASONS", "row_groups"]
 
 # The node's reject reasons, plus the offline-only "undecodable": a recorded
 # message that is malformed CDR for its type (fails rosbags' checks: lengths,
@@ -44,6 +44,15 @@ __all__ = ["FrameBatch", "OutputBatch", "OfflinePipeline", "REASONS"]
 REASONS = REJECT_REASONS + ("non_finite_output", "undecodable")
 _CODE = {reason: code for code, reason in enumerate(REASONS, start=1)}
 assert all(_CODE[r] == REASON_CODE[r] for r in REJECT_REASONS)
+
+
+def row_groups(ids: np.ndarray) -> list[tuple[int, slice | np.ndarray]]:
+    """[(id, rows selector)] per distinct id; one whole-batch slice in the usual
+    case of a single id (no boolean-mask copies)."""
+    first = ids[0] if len(ids) else 0
+    if len(ids) and (ids == first).all():
+        return [(int(first), slice(None))]
+    return [(int(value), ids == value) for value in np.unique(ids)]
 
 
 @dataclass
@@ -132,13 +141,7 @@ class OfflinePipeline:
         vectors = np.zeros((n, NUM_EMOTIONS), dtype=np.float32)
         codes = np.full(n, _CODE["undecodable"], dtype=np.int8)
         for idx, values in batch.blocks:
-            lab = batch.labels[idx]
-            first = lab[0] if len(lab) else 0
-            if len(lab) and (lab == first).all():
-                groups = [(slice(None), int(first))]
-            else:
-                groups = [(lab == u, int(u)) for u in np.unique(lab)]
-            for select, label_id in groups:
+            for label_id, select in row_groups(batch.labels[idx]):
                 rows = idx[select]
                 label_map = self._label_map(tuple(batch.label_tuples[label_id]))
                 if label_map is None:

@@ -39,6 +39,14 @@ class OutputError(Exception):
 # ---------------------------------------------------------------------- CSV
 
 
+def padded_bytes(items: list[bytes]) -> np.ndarray:
+    """(len(items), longest) uint8 matrix of the byte strings, NUL-padded."""
+    out = np.zeros((len(items), max(1, max(map(len, items), default=1))), dtype=np.uint8)
+    for i, b in enumerate(items):
+        out[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+    return out
+
+
 def csv_field(text: str) -> bytes:
     """A CSV field (RFC 4180 quoting when needed), UTF-8."""
     if any(c in text for c in ',"\r\n') or text != text.strip():
@@ -59,21 +67,13 @@ class CsvWriter:
         columns = CSV_COLUMNS + (("topic",) if with_topic else ())
         self._file.write((",".join(columns) + "\n").encode())
         if with_topic:
-            names = [csv_field(t) for t in topic_names or []]
-            width = max(len(b) for b in names) if names else 1
-            self._topics = np.zeros((len(names), width), dtype=np.uint8)
-            for i, b in enumerate(names):
-                self._topics[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+            self._topics = padded_bytes([csv_field(t) for t in topic_names or []])
         self.rows = 0
 
     def _face_table(self) -> np.ndarray:
         if len(self._fields) < len(self._strings):
             self._fields += [csv_field(s) for s in self._strings[len(self._fields):]]
-            width = max(1, max(len(b) for b in self._fields))
-            table = np.zeros((len(self._fields), width), dtype=np.uint8)
-            for i, b in enumerate(self._fields):
-                table[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
-            self._table = table
+            self._table = padded_bytes(self._fields)
         return self._table
 
     def write(self, stamp_ns, face, valence, raw_valence, state, topic=None) -> None:
@@ -88,10 +88,7 @@ class CsvWriter:
         self._file.close()
 
 
-_STATE_TEXT = np.zeros((3, 2), dtype=np.uint8)
-for _state in STATES:
-    _text = str(_state).encode()
-    _STATE_TEXT[_state + 1, :len(_text)] = np.frombuffer(_text, dtype=np.uint8)
+_STATE_TEXT = padded_bytes([str(state).encode() for state in STATES])  # row = state + 1
 
 
 def format_rows(stamp_ns, faces: np.ndarray, valence, raw_valence, state, topics=None) -> bytes:
