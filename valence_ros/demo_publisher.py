@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from valence_ros.emotions import EMOTIONS
+from valence_ros.synthetic_data import CONFUSION_PARTNER
 
 #: (emotion, seconds) -- one pass of the demo script.
 DEFAULT_SCRIPT: tuple[tuple[str, float], ...] = (
@@ -45,10 +46,6 @@ DEFAULT_SCRIPT: tuple[tuple[str, float], ...] = (
 # How strongly each expression shows (share of the frame's mass, before noise).
 INTENSITY = {"neutral": 0.0, "happy": 0.85, "sad": 0.7, "angry": 0.7,
              "surprised": 0.8, "scared": 0.6, "disgusted": 0.65}
-# The emotion FER models most often confuse each one with.
-CONFUSED_WITH = {"neutral": "sad", "happy": "surprised", "sad": "neutral",
-                 "angry": "disgusted", "surprised": "scared",
-                 "scared": "surprised", "disgusted": "angry"}
 # A still, resting face: mostly neutral, a little mass leaking elsewhere.
 RESTING_FACE = np.array([0.78, 0.05, 0.07, 0.02, 0.03, 0.02, 0.03])
 assert len(RESTING_FACE) == len(EMOTIONS) and abs(RESTING_FACE.sum() - 1) < 1e-9
@@ -62,7 +59,9 @@ def scene_mean(emotion: str, intensity: float) -> np.ndarray:
         raise ValueError(f"unknown emotion {emotion!r}; expected one of {EMOTIONS}")
     target = np.zeros(len(EMOTIONS))
     target[EMOTIONS.index(emotion)] = 0.85
-    target[EMOTIONS.index(CONFUSED_WITH[emotion])] += 0.15
+    # Leak into the class FER models confuse it with (the training data's table);
+    # neutral has no partner, and shows with intensity 0 anyway.
+    target[EMOTIONS.index(CONFUSION_PARTNER.get(emotion, emotion))] += 0.15
     return (1.0 - intensity) * RESTING_FACE + intensity * target
 
 
