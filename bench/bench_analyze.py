@@ -12,7 +12,7 @@ For each storage format (sqlite3, MCAP) it:
    Dirichlet distribution. Generation writes pre-encoded CDR rows in bulk
    (rosbags' per-message Writer.write would take minutes); a sample is
    checked against rosbags' deserialize_cdr;
-2. runs `python -m valence_ros.analyze BAG --out DIR --quiet` in a fresh process
+2. runs `python -m valence_ros.offline.analyze BAG --out DIR --quiet` in a fresh process
    (so the time includes interpreter start, imports, model loading, plots and
    summary; the shipped weights load without torch, checked via summary.json's
    torch_imported) --repeat times; reports the best wall time as frames/s, the
@@ -45,8 +45,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from valence_ros.bag_io import BagWriter, typestore  # noqa: E402
-from valence_ros.cdr_fast import EMOTION_PROBABILITIES  # noqa: E402
+from valence_ros.offline.bag_reader import typestore  # noqa: E402
+from valence_ros.offline.bag_writer import BagWriter  # noqa: E402
+from valence_ros.cdr import EMOTION_PROBABILITIES  # noqa: E402
 
 FACES = ("face_0", "face_1")
 
@@ -91,7 +92,7 @@ def generate(path: Path, storage: str, n: int, seed: int = 0, batch: int = 100_0
         p /= p.sum(axis=1, keepdims=True)
         prefix = writer.prefix
         block = np.zeros((k, prefix + width), dtype=np.uint8)
-        for f, (row, values_at) in enumerate(rows):
+        for f, (row, _) in enumerate(rows):
             block[face == f, prefix:] = row
         values_at = rows[0][1]
         block[:, prefix + 4:prefix + 8] = (stamp // 1_000_000_000).astype("<i4").view(np.uint8).reshape(k, 4)
@@ -141,7 +142,7 @@ _RSS_WRAPPER = (
 _BASELINE = (
     "import sys, time\n"
     "from rosbags.rosbag2 import Reader\n"
-    "from valence_ros.bag_io import typestore\n"
+    "from valence_ros.offline.bag_reader import typestore\n"
     "store = typestore()\n"
     "t0 = time.monotonic(); n = 0\n"
     "with Reader(sys.argv[1]) as reader:\n"
@@ -167,7 +168,7 @@ def measured(module_args: list[str]) -> dict:
 def analyze_once(bag: Path, work: Path) -> dict:
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    result = measured(["valence_ros.analyze", str(bag), "--out", str(out), "--quiet"])
+    result = measured(["valence_ros.offline.analyze", str(bag), "--out", str(out), "--quiet"])
     summary = json.loads((out / "summary.json").read_text())
     result["frames"] = summary["frames"]["read"]
     result["timing_s"] = summary["timing_s"]

@@ -12,7 +12,7 @@ report ratios, not absolute numbers.
 Stages (each timed alone):
   canonical_numpy   the previous to_canonical (numpy on np.frombuffer of the field),
                     kept here as the reference
-  canonical         valence_ros.preprocessing.to_canonical on the array.array('f')
+  canonical         valence_ros.core.preprocessing.to_canonical on the array.array('f')
                     the message field is (what the node does now)
   predict_one       FastRegressor.predict_one on a canonical vector
   tracker           FaceTracker.update
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from valence_ros.emotions import NUM_EMOTIONS
-from valence_ros.face_tracker import FaceTracker, TrackerConfig
-from valence_ros.fast_inference import FastRegressor
-from valence_ros.labels import resolve_labels
-from valence_ros.preprocessing import to_canonical
+from valence_ros.core.emotions import NUM_EMOTIONS
+from valence_ros.core.face_tracker import FaceTracker, TrackerConfig
+from valence_ros.model.fast_inference import FastRegressor
+from valence_ros.core.labels import resolve_labels
+from valence_ros.core.preprocessing import to_canonical
 
 REPO = Path(__file__).resolve().parents[1]
 HAPPY = [0.02, 0.9, 0.02, 0.02, 0.02, 0.01, 0.01]
@@ -139,7 +139,7 @@ def measure(stages, rounds, evict, period_s, warm_reps):
     names = list(stages)
     cold = {n: [] for n in names}
     pc = time.perf_counter_ns
-    for r in range(rounds):
+    for _r in range(rounds):
         order = names[:]
         random.shuffle(order)
         for name in order:

@@ -37,8 +37,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from valence_ros.fast_inference import FastRegressor  # noqa: E402
-from valence_ros.model import load_regressor  # noqa: E402
+from valence_ros.model.fast_inference import FastRegressor  # noqa: E402
+from valence_ros.model.mlp import load_regressor  # noqa: E402
 
 
 def _loops(t: timeit.Timer, target_s: float) -> int:

@@ -1,15 +1,26 @@
 """valence_ros: live, trustworthy valence from facial-expression probabilities.
 
-The package root stays light (no torch import) so tools that only need the
-label logic start fast; model symbols are loaded on first use.
+Subpackages, one job each (lower layers never import higher ones; an
+import-linter contract in setup.cfg enforces it):
+
+    core      the pure per-frame pipeline: labels, validation, smoothing, state, faces,
+              parameters (no ROS, no torch)
+    model     the valence MLP, its numpy fast path, training data, metrics, training
+    cdr       vectorised CDR codec for this package's messages (numpy only)
+    ros       the ROS 2 node: topics, parameters, diagnostics, executor
+    offline   valence_analyze: bags and CSV exports in, tables, bags and plots out
+    demo      make run's scripted session
+
+The package root stays light (no torch import); the model card's symbols are
+loaded on first use.
 """
-from valence_ros.emotions import EMOTIONS, NUM_EMOTIONS
+from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
 
 __all__ = ["EMOTIONS", "NUM_EMOTIONS", "MLPRegressor", "load_regressor"]
 
 
 def __getattr__(name):
     if name in ("MLPRegressor", "load_regressor"):
-        from valence_ros import model
-        return getattr(model, name)
+        from valence_ros.model import mlp
+        return getattr(mlp, name)
     raise AttributeError(f"module 'valence_ros' has no attribute {name!r}")

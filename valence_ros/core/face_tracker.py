@@ -1,0 +1,106 @@
+"""Per-face valence state: smoothing filter, discrete state and expiry.
+
+Shared by the live node and the offline analyser so both give the same
+answer for the same frames. `now_ns` is the caller's clock: the node's ROS
+clock live (so sim time works), the frame stamp offline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from valence_ros.core.smoothing import ExponentialSmoother
+from valence_ros.core.valence_state import StateThresholds, classify, next_state
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    smoothing_time_constant: float = 0.5   # seconds, 0 = no smoothing
+    thresholds: StateThresholds = field(default_factory=StateThresholds)
+    face_timeout: float = 2.0              # seconds without frames before a face is forgotten
+    max_faces: int = 16                    # bound on tracked faces; the least recently seen goes first
+
+
+class TrackedFrame(NamedTuple):
+    valence: float       # smoothed valence
+    state: int           # NEGATIVE / NEUTRAL / POSITIVE after this frame
+    state_changed: bool  # True on a transition and on a face's first frame
+    in_order: bool       # False when the stamp is older than the face's last one
+
+
+class _Face:
+    __slots__ = ("smoother", "state", "last_seen_ns")
+
+    def __init__(self, time_constant: float):
+        self.smoother = ExponentialSmoother(time_constant)
+        self.state = 0
+        self.last_seen_ns = 0
+
+
+class FaceTracker:
+    """Tracks every face_id seen within face_timeout; memory is bounded by max_faces."""
+
+    def __init__(self, config: TrackerConfig = TrackerConfig()):
+        self._faces: dict[str, _Face] = {}  # insertion order = least recently seen first
+        self.expired = 0        # faces forgotten after face_timeout
+        self.evicted = 0        # faces dropped to respect max_faces
+        self.out_of_order = 0   # frames older than their face's last frame
+        self.reconfigure(config)
+
+    def reconfigure(self, config: TrackerConfig) -> None:
+        self.config = config
+        self._timeout_ns = int(round(config.face_timeout * 1e9))
+        for face in self._faces.values():
+            face.smoother.time_constant = config.smoothing_time_constant
+        while len(self._faces) > config.max_faces:
+            self._drop_oldest()
+
+    def __len__(self) -> int:
+        return len(self._faces)
+
+    def face_ids(self) -> list[str]:
+        return list(self._faces)
+
+    def state_of(self, face_id: str) -> int | None:
+        face = self._faces.get(face_id)
+        return None if face is None else face.state
+
+    def update(self, face_id: str, stamp_ns: int, raw_valence: float, now_ns: int) -> TrackedFrame:
+        faces = self._faces
+        face = faces.pop(face_id, None)
+        if face is not None and now_ns - face.last_seen_ns > self._timeout_ns:
+            self.expired += 1
+            face = None
+        if face is None:
+            if len(faces) >= self.config.max_faces:
+                self._drop_oldest()
+            face = _Face(self.config.smoothing_time_constant)
+            valence, in_order = face.smoother.update(stamp_ns, raw_valence)
+            face.state = classify(valence, self.config.thresholds)
+            changed = True
+        else:
+            valence, in_order = face.smoother.update(stamp_ns, raw_valence)
+            if not in_order:
+                self.out_of_order += 1
+            state = next_state(face.state, valence, self.config.thresholds)
+            changed = state != face.state
+            face.state = state
+        face.last_seen_ns = now_ns
+        faces[face_id] = face  # re-insert: now the most recently seen
+        return TrackedFrame(valence, face.state, changed, in_order)
+
+    def expire(self, now_ns: int) -> list[str]:
+        """Forget faces not seen for more than face_timeout; returns their ids."""
+        gone = []
+        for face_id, face in self._faces.items():
+            if now_ns - face.last_seen_ns <= self._timeout_ns:
+                break  # the rest were seen more recently
+            gone.append(face_id)
+        for face_id in gone:
+            del self._faces[face_id]
+        self.expired += len(gone)
+        return gone
+
+    def _drop_oldest(self) -> None:
+        del self._faces[next(iter(self._faces))]
+        self.evicted += 1

@@ -1,0 +1,184 @@
+"""The node's parameters: one table of names, defaults, ranges and meaning.
+
+The node declares its ROS parameters from PARAMETERS (with descriptors and
+ranges); the offline analyser reads the same YAML file through
+load_params_file() and validate_parameters(), so both run with identical
+settings and reject the same bad values with the same message.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from valence_ros.core.face_tracker import TrackerConfig
+from valence_ros.core.labels import LabelError, resolve_labels
+from valence_ros.core.params_file import ParamsFileError, read_node_parameters
+from valence_ros.core.valence_state import StateThresholds
+
+INPUT_TYPES = ("emotion_probabilities", "float32_multi_array")
+RELIABILITIES = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    dynamic: bool = False   # may be changed while the node runs
+
+    def allowed(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.minimum is not None:
+            return f"[{self.minimum}, {self.maximum}]"
+        return "any " + type(self.default).__name__
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", "",
+              "Weights file (.pt/.pth/.bin/.safetensors); empty = the shipped default model."),
+    ParamSpec("input_type", "emotion_probabilities",
+              "Input message type: valence_ros/EmotionProbabilities, or std_msgs/Float32MultiArray "
+              "(stamp = receive time on the node clock, face_id empty).",
+              choices=INPUT_TYPES),
+    ParamSpec("input_labels", ["facereader"],
+              "Label order of inputs whose message carries no labels: a list of names (any case, "
+              "aliases accepted) or one preset name: facereader (= the canonical order), fer2013, "
+              "ferplus, hsemotion, hsemotion7."),
+    ParamSpec("input_qos_reliability", "best_effort",
+              "Input subscription reliability. best_effort connects to both reliable and "
+              "best-effort (sensor data) publishers.",
+              choices=RELIABILITIES),
+    ParamSpec("input_qos_depth", 10, "Input subscription queue depth.", 1, 1000),
+    ParamSpec("smoothing_time_constant", 0.5,
+              "Exponential smoothing time constant in seconds of header-stamp time; 0 = off.",
+              0.0, 60.0, dynamic=True),
+    ParamSpec("positive_threshold", 0.3,
+              "Smoothed valence at or above which a face becomes POSITIVE.", -1.0, 1.0, dynamic=True),
+    ParamSpec("negative_threshold", -0.3,
+              "Smoothed valence at or below which a face becomes NEGATIVE (must be below "
+              "positive_threshold).", -1.0, 1.0, dynamic=True),
+    ParamSpec("hysteresis", 0.1,
+              "How far valence must fall back past a threshold before a state is left "
+              "(must be below positive_threshold - negative_threshold).",
+              0.0, 2.0, dynamic=True),
+    ParamSpec("face_timeout", 2.0,
+              "Seconds (node clock; sim time when use_sim_time) without frames after which a "
+              "face is forgotten and its filter restarts.", 0.01, 3600.0, dynamic=True),
+    ParamSpec("max_faces", 16,
+              "Most faces tracked at once; the least recently seen is dropped beyond it.", 1, 1024),
+    ParamSpec("sum_tolerance", 0.05,
+              "Frames whose probabilities sum further than this from 1 are rejected; closer "
+              "ones are renormalised. Raise it for sources publishing unnormalised intensities.",
+              0.0, 1000.0, dynamic=True),
+    ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
+    ParamSpec("warning_throttle_period", 5.0,
+              "Minimum seconds between two warnings of the same kind (counts are kept always).",
+              0.0, 3600.0),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
+
+
+class ParameterError(ValueError):
+    """A parameter value outside its allowed range; the message names both."""
+
+    def __init__(self, name: str, value: Any, allowed: str):
+        self.name = name
+        super().__init__(f"parameter '{name}' = {value!r} is invalid; allowed: {allowed}")
+
+
+def check_parameter(name: str, value: Any) -> None:
+    """Raise ParameterError unless `value` is allowed for parameter `name` alone."""
+    spec = SPECS[name]
+    if isinstance(spec.default, bool) or spec.choices is not None or isinstance(spec.default, str):
+        if not isinstance(value, str):
+            raise ParameterError(name, value, spec.allowed())
+    if spec.choices is not None and value not in spec.choices:
+        raise ParameterError(name, value, spec.allowed())
+    if spec.minimum is not None:
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(spec.default, int):
+            numeric = isinstance(value, int) and not isinstance(value, bool)  # as rcl: 16.0 is a double
+        if not numeric or (isinstance(value, float) and not math.isfinite(value)) \
+                or not spec.minimum <= value <= spec.maximum:
+            raise ParameterError(name, value, spec.allowed())
+    if name == "input_labels":
+        labels = [label for label in value if label != ""] if isinstance(value, (list, tuple)) else None
+        if labels is None:
+            raise ParameterError(name, value, "a list of strings")
+        try:
+            resolve_labels(labels, allow_preset=True)
+        except LabelError as error:
+            raise ParameterError(name, value, f"known emotion labels ({error})") from None
+
+
+def validate_parameters(values: dict[str, Any]) -> dict[str, Any]:
+    """Full parameter set (defaults filled in), each value and the cross-checks validated."""
+    unknown = sorted(set(values) - set(SPECS) - {"use_sim_time"})
+    if unknown:
+        raise ParameterError(unknown[0], values[unknown[0]], "a known parameter name: " + ", ".join(SPECS))
+    merged = {**DEFAULTS, **{k: v for k, v in values.items() if k in SPECS}}
+    for name, value in merged.items():
+        check_parameter(name, value)
+    check_thresholds(merged["positive_threshold"], merged["negative_threshold"], merged["hysteresis"])
+    return merged
+
+
+def check_thresholds(positive: float, negative: float, hysteresis: float) -> None:
+    """Cross-checks: thresholds ordered, and hysteresis narrower than the neutral band,
+    so that valence beyond the opposite threshold always leaves a state."""
+    if not negative < positive:
+        raise ParameterError("negative_threshold", negative,
+                             f"{SPECS['negative_threshold'].allowed()} and below "
+                             f"positive_threshold ({positive})")
+    if not hysteresis < positive - negative:
+        raise ParameterError("hysteresis", hysteresis,
+                             f"{SPECS['hysteresis'].allowed()} and below positive_threshold - "
+                             f"negative_threshold ({positive - negative:g})")
+
+
+def input_labels_of(values: dict[str, Any]) -> list[str]:
+    """The input_labels parameter; empty strings are ignored ([] or [""] = canonical order)."""
+    return [label for label in values["input_labels"] if label != ""]
+
+
+def tracker_config(values: dict[str, Any]) -> TrackerConfig:
+    return TrackerConfig(
+        smoothing_time_constant=float(values["smoothing_time_constant"]),
+        thresholds=StateThresholds(
+            positive_threshold=float(values["positive_threshold"]),
+            negative_threshold=float(values["negative_threshold"]),
+            hysteresis=float(values["hysteresis"]),
+        ),
+        face_timeout=float(values["face_timeout"]),
+        max_faces=int(values["max_faces"]),
+    )
+
+
+def unknown_parameter_names(names) -> list[str]:
+    """Names the node does not declare and warns about; qos_overrides.* belong to
+    rclpy (QoS overrides) and are silent, in the node and offline alike."""
+    return sorted(name for name in set(names) - set(SPECS) - {"use_sim_time"}
+                  if not name.startswith("qos_overrides."))
+
+
+def load_params_file(path: str | Path, node_fqn: str = "/valence_node",
+                     unknown: list[str] | None = None) -> dict[str, Any]:
+    """Validated parameters from a ROS 2 params YAML, read as rcl reads it for the
+    node `node_fqn` (see params_file). Names the node does not declare are
+    ignored, as the node ignores them; those it would warn about are appended
+    to `unknown` when given."""
+    try:
+        values = read_node_parameters(path, node_fqn)
+    except ParamsFileError as error:
+        raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({error})") from None
+    if unknown is not None:
+        unknown.extend(unknown_parameter_names(values))
+    return validate_parameters({k: v for k, v in values.items() if k in SPECS or k == "use_sim_time"})

@@ -1,0 +1,7 @@
+"""The ROS 2 layer: wiring only, the logic lives in valence_ros.core.
+
+    node             ValenceNode and the valence_node entry point
+    node_parameters  declaring the parameter table as ROS parameters, runtime changes
+    diagnostics      the /diagnostics status of one period
+    executor         executor choice, the spin loop and signal handling
+"""

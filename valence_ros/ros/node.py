@@ -1,0 +1,374 @@
+"""valence_node: live valence from per-frame facial-emotion probabilities.
+
+A thin ROS 2 layer over the pure core. Per message:
+
+    LabelMapCache.get -> to_canonical (on the field's array.array('f'), builtins
+    only) -> FastRegressor.predict_one
+    -> clip to [-1, 1] -> FaceTracker.update(now = node clock) -> publish Valence
+    (+ ValenceState when the face's state changed)
+
+Topics (relative names, so namespaces and remapping work):
+  sub  emotion_probabilities  valence_ros/EmotionProbabilities, or std_msgs/Float32MultiArray
+                              when input_type = float32_multi_array (stamp = receive time on
+                              the node clock, face_id "", labels from input_labels)
+  pub  valence                valence_ros/Valence, reliable, volatile, depth 10
+  pub  valence_state          valence_ros/ValenceState, reliable, transient local,
+                              depth 2 * max_faces (every tracked face's latest state is kept
+                              in that history; see _publish_state)
+  pub  /diagnostics           diagnostic_msgs/DiagnosticArray every diagnostics_period
+                              (steady clock)
+
+Parameters are declared from valence_ros.core.parameters.PARAMETERS (descriptors with
+ranges; read-only unless dynamic). A bad value at startup ends the process with
+exit code 2 and one line on stderr naming the parameter and its allowed range.
+
+Process, executor and signals: valence_ros.ros.executor.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import OrderedDict
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockChange, ClockType, JumpThreshold
+from rclpy.duration import Duration
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rcl_interfaces.msg import SetParametersResult
+from std_msgs.msg import Float32MultiArray, Header
+
+from valence_ros.core.emotions import NUM_EMOTIONS
+from valence_ros.core.face_tracker import FaceTracker
+from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache
+from valence_ros.core.parameters import input_labels_of, tracker_config
+from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
+from valence_ros.ros.diagnostics import DiagnosticsWindow
+from valence_ros.ros.executor import run_node
+from valence_ros.ros.node_parameters import (
+    StartupError,
+    changed_values,
+    check_set_request,
+    coerce_parameters,
+    declare_parameters,
+)
+
+NODE_NAME = "valence_node"
+
+# Node-level reject reason on top of preprocessing's: the model returned NaN/inf
+# (only possible with broken weights); the frame is dropped, never published.
+NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output",)
+
+_MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
+_MAX_WARNED_LABEL_SETS = 256
+_MAX_LISTED_LABELS = 32
+
+
+class ValenceNode(Node):
+    """See the module docstring. Raises StartupError for bad configuration."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        super().__init__(node_name, **kwargs)
+        values = declare_parameters(self)
+        self._values = values
+        self._sum_tolerance = float(values["sum_tolerance"])
+        self._warn_period = float(values["warning_throttle_period"])
+
+        # --- model (shipped weights: numpy only; a model_path file imports torch
+        # here, once, for loading only) -----------------------------------------------
+        from valence_ros.model.fast_inference import FastRegressor, ModelLoadError
+        model_path = values["model_path"] or None
+        try:
+            self._model = FastRegressor.load(model_path, input_size=NUM_EMOTIONS)
+        except (ModelLoadError, OSError, ValueError) as error:
+            detail = " ".join(str(error).split())
+            raise StartupError(
+                f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: "
+                f"empty (shipped weights) or a loadable weights file with {NUM_EMOTIONS} "
+                f"inputs ({detail})") from None
+        self._predict = self._model.predict_one
+        self._model_source = self._model.source
+
+        # --- core objects ---------------------------------------------------------------
+        self._labels = LabelMapCache(input_labels_of(values))
+        self._tracker = FaceTracker(tracker_config(values))
+        self._clock = self.get_clock()
+        self._sim_time = self._clock.ros_time_is_active  # kept current by _on_clock_jump
+
+        # --- counters (plain ints; read by the diagnostics timer) -----------------------
+        self._n_in = 0
+        self._n_out = 0
+        self._n_state = 0
+        self._n_refresh = 0
+        self._n_clock_resets = 0
+        self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
+        self._latencies: list[int] = []
+        self._last_warn = dict.fromkeys(NODE_REJECT_REASONS, -math.inf)
+        self._warn_suppressed = dict.fromkeys(NODE_REJECT_REASONS, 0)
+        self._warned_label_sets: set[tuple[str, ...]] = set()
+        self._last_label_map: LabelMap | None = None
+        self._unknown_labels: set[str] = set()
+        self._last_label_warn = -math.inf
+        self._missing_emotions: set[str] = set()
+        self._check_label_map(self._labels.default, "parameter input_labels")
+        self._last_label_map = self._labels.default
+
+        # --- publishers -----------------------------------------------------------------
+        # Late-joining behaviour trees get each face's current state from the
+        # transient-local history; _publish_state keeps every tracked face's latest
+        # message inside it, which needs more than max_faces slots.
+        self._state_depth = 2 * int(values["max_faces"])
+        self._valence_pub = self.create_publisher(_msg_types()[1], "valence", 10)
+        self._state_pub = self.create_publisher(
+            _msg_types()[2], "valence_state",
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self._state_depth,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
+        # face_id -> (sequence number, last ValenceState message), oldest first.
+        self._state_history: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+
+        # --- input ----------------------------------------------------------------------
+        reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
+        input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
+                               depth=int(values["input_qos_depth"]),
+                               reliability=reliability, durability=DurabilityPolicy.VOLATILE)
+        self._input_type = values["input_type"]
+        if self._input_type == "float32_multi_array":
+            self._sub = self.create_subscription(
+                Float32MultiArray, "emotion_probabilities", self._on_array, input_qos)
+        else:
+            self._sub = self.create_subscription(
+                _msg_types()[0], "emotion_probabilities", self._on_probabilities, input_qos)
+
+        # --- timers ----------------------------------------------------------------------
+        # Diagnostics run on the steady clock (rates and latencies are wall-time facts,
+        # and they keep coming while a bag is paused); face expiry runs on the node
+        # clock, so with use_sim_time faces time out in simulated seconds.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
+                                             self._publish_diagnostics, clock=self._steady)
+        self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
+        self._expiry_timer = None
+        self._make_expiry_timer()
+        # A backward jump of the node clock (bag loop, simulator reset) would make
+        # every face's next frames "out of order" until the clock caught up: forget
+        # all faces instead, so each restarts at its next frame.
+        self._jump_handle = self._clock.create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1),
+                          on_clock_change=True),
+            post_callback=self._on_clock_jump)
+
+        self.add_pre_set_parameters_callback(coerce_parameters)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._after_set_parameters)
+        self.get_logger().info(
+            f"ready: input {self._sub.topic_name} ({self._input_type}, "
+            f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
+            f"model {self._model_source}, labels {list(self._labels.default.labels)}")
+
+    # ------------------------------------------------------------------ parameters
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        return check_set_request(self._values, parameters)
+
+    def _after_set_parameters(self, parameters: list[Parameter]) -> None:
+        changed = changed_values(parameters)
+        if not changed:
+            return
+        self._values = {**self._values, **changed}
+        self._sum_tolerance = float(self._values["sum_tolerance"])
+        timeout_changed = self._values["face_timeout"] != self._tracker.config.face_timeout
+        self._tracker.reconfigure(tracker_config(self._values))
+        if timeout_changed:
+            self._make_expiry_timer()
+        self.get_logger().info(
+            "parameters changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
+
+    # ------------------------------------------------------------------ hot path
+
+    def _on_probabilities(self, msg) -> None:
+        t0 = time.perf_counter_ns()
+        self._n_in += 1
+        try:
+            label_map = self._labels.get(msg.labels)
+        except LabelError as error:
+            self._reject("bad_labels", msg.face_id, str(error))
+            return
+        if label_map is not self._last_label_map:
+            self._check_label_map(label_map, "message labels")
+            self._last_label_map = label_map
+        stamp = msg.header.stamp
+        self._process(msg.probabilities, label_map,
+                      msg.header, msg.face_id, stamp.sec * 1_000_000_000 + stamp.nanosec,
+                      None, t0)
+
+    def _on_array(self, msg: Float32MultiArray) -> None:
+        t0 = time.perf_counter_ns()
+        self._n_in += 1
+        now = self._clock.now()
+        header = Header(stamp=now.to_msg(), frame_id="")
+        self._process(msg.data, self._labels.default,
+                      header, "", now.nanoseconds, now.nanoseconds, t0)
+
+    def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:
+        vector, reason = to_canonical(values, label_map, self._sum_tolerance)
+        if reason is not None:
+            self._reject(reason, face_id, "")
+            return
+        y = self._predict(vector)
+        if not math.isfinite(y):
+            self._reject("non_finite_output", face_id, "")
+            return
+        raw = 1.0 if y > 1.0 else (-1.0 if y < -1.0 else y)
+        if now_ns is None:
+            # The node clock; without sim time that is the system clock, read
+            # directly (3 us cheaper than Clock.now()).
+            now_ns = self._clock.now().nanoseconds if self._sim_time else time.time_ns()
+        frame = self._tracker.update(face_id, stamp_ns, raw, now_ns)
+        out = self._valence_msg
+        out.header = header
+        out.face_id = face_id
+        out.valence = frame.valence
+        out.raw_valence = raw
+        self._valence_pub.publish(out)
+        self._n_out += 1
+        if frame.state_changed:
+            self._publish_state(header, face_id, frame.state, frame.valence)
+        if len(self._latencies) < _MAX_LATENCY_SAMPLES:
+            self._latencies.append(time.perf_counter_ns() - t0)
+
+    def _publish_state(self, header, face_id: str, state: int, valence: float) -> None:
+        msg = _msg_types()[2](header=header, face_id=face_id, state=state, valence=valence)
+        history = self._state_history
+        history.pop(face_id, None)
+        # Keep each tracked face's latest state among the last `depth` messages
+        # (the transient-local history a late joiner receives): a face whose message
+        # is about to fall out is re-sent unchanged first. At most max_faces faces
+        # are tracked and depth = 2 * max_faces, so this ends and is rare.
+        while history:
+            old_face, (seq, old_msg) = next(iter(history.items()))
+            if seq > self._n_state + 1 - self._state_depth:
+                break
+            del history[old_face]
+            if self._tracker.state_of(old_face) is not None:
+                self._state_pub.publish(old_msg)
+                self._n_state += 1
+                self._n_refresh += 1
+                history[old_face] = (self._n_state, old_msg)
+        self._state_pub.publish(msg)
+        self._n_state += 1
+        history[face_id] = (self._n_state, msg)
+
+    def _reject(self, reason: str, face_id: str, detail: str) -> None:
+        self._rejects[reason] += 1
+        now = time.monotonic()
+        if now - self._last_warn[reason] < self._warn_period:
+            self._warn_suppressed[reason] += 1
+            return
+        suppressed = self._warn_suppressed[reason]
+        self._warn_suppressed[reason] = 0
+        self._last_warn[reason] = now
+        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        self.get_logger().warning(
+            f"dropped a frame (face_id {face_id!r}): {reason}"
+            f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
+
+    def _check_label_map(self, label_map: LabelMap, origin: str) -> None:
+        """One warning per distinct label list for unknown labels / missing emotions."""
+        if not (label_map.unknown or label_map.missing):
+            return
+        if len(self._unknown_labels) < _MAX_LISTED_LABELS:  # bounded: publishers may cycle names
+            self._unknown_labels.update(label_map.unknown[:_MAX_LISTED_LABELS - len(self._unknown_labels)])
+        self._missing_emotions.update(label_map.missing)  # at most the 7 canonical names
+        if label_map.labels in self._warned_label_sets:
+            return
+        if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
+            self._warned_label_sets.add(label_map.labels)
+        else:  # beyond the bound, label warnings are throttled like rejects
+            now = time.monotonic()
+            if now - self._last_label_warn < self._warn_period:
+                return
+            self._last_label_warn = now
+        parts = []
+        if label_map.unknown:
+            parts.append(f"label(s) {list(label_map.unknown)} unknown to the model: their "
+                         f"probability is dropped and the rest renormalised")
+        if label_map.missing:
+            parts.append(f"emotion(s) {list(label_map.missing)} missing: they count as 0")
+        self.get_logger().warning(f"{origin} {list(label_map.labels)}: " + "; ".join(parts))
+
+    # ------------------------------------------------------------------ timers
+
+    def _make_expiry_timer(self) -> None:
+        if self._expiry_timer is not None:
+            self.destroy_timer(self._expiry_timer)
+        timeout = float(self._values["face_timeout"])
+        period = min(max(timeout / 4.0, 0.01), 0.5)
+        self._expiry_timer = self.create_timer(period, self._expire_faces)  # node clock
+
+    def _expire_faces(self) -> None:
+        if len(self._tracker):
+            gone = self._tracker.expire(self._clock.now().nanoseconds)
+            for face_id in gone:
+                self._state_history.pop(face_id, None)
+
+    def _on_clock_jump(self, jump) -> None:
+        switched = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED,
+                                         ClockChange.ROS_TIME_DEACTIVATED)
+        self._sim_time = self._clock.ros_time_is_active
+        if switched or jump.delta.nanoseconds < 0:
+            if len(self._tracker):
+                self._n_clock_resets += 1
+                self._tracker.expire(2 ** 62)  # every face restarts at its next frame
+                self._state_history.clear()
+
+
+
+    def _publish_diagnostics(self) -> None:
+        latencies, self._latencies = self._latencies, []
+        configuration = [
+            ("input_topic", self._sub.topic_name),
+            ("input_type", self._input_type),
+            ("input_qos", f"{self._values['input_qos_reliability']}, depth "
+                          f"{self._values['input_qos_depth']}"),
+            ("model", self._model_source),
+            ("default_labels", ",".join(self._labels.default.labels)),
+        ]
+        tracker = self._tracker
+        status = self._diagnostics.status(
+            name=self.get_fully_qualified_name().lstrip("/"),
+            hardware_id=self.get_fully_qualified_name(), configuration=configuration,
+            n_in=self._n_in, n_out=self._n_out, n_state=self._n_state, n_refresh=self._n_refresh,
+            rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
+            active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
+            clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
+            missing_emotions=self._missing_emotions)
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self._clock.now().to_msg()
+        self._diag_pub.publish(array)
+
+_MSG_TYPES = None
+
+
+def _msg_types():
+    """(EmotionProbabilities, Valence, ValenceState), imported once from the install."""
+    global _MSG_TYPES
+    if _MSG_TYPES is None:
+        from valence_ros.msg import EmotionProbabilities, Valence, ValenceState
+        _MSG_TYPES = (EmotionProbabilities, Valence, ValenceState)
+    return _MSG_TYPES
+
+
+def main(args=None) -> int:
+    """Entry point of the valence_node executable (exit codes: see run_node)."""
+    return run_node(ValenceNode, NODE_NAME, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
