@@ -2,7 +2,8 @@
 # fresh machine (it sets up what it needs first):
 #
 #   make run     build if needed, start the node + a scripted demo publisher
-#   make test    build if needed, run the whole pytest suite
+#   make test    build if needed, lint, run the whole pytest suite
+#   make lint    ruff (rules in ruff.toml) + the import contract (setup.cfg [importlinter])
 #   make setup   .venv from requirements.txt + colcon build into build/ install/ log/
 #   make bench   build if needed, run every bench/bench_*.py
 #   make clean   remove build/ install/ log/      (make distclean: also .venv)
@@ -42,7 +43,7 @@ export PYTHONUNBUFFERED := 1
 # is sourced with `set +u` (recipes run with -eu).
 IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
 
-.PHONY: help setup venv build test run bench clean distclean
+.PHONY: help setup venv build lint test run bench clean distclean
 
 help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
@@ -120,10 +121,20 @@ build: $(REQ_STAMP)
 	    --cmake-args -DPython3_EXECUTABLE="$(VPY)" -DBUILD_TESTING=OFF \
 	  || { echo "[setup] colcon build failed; details: $(LOG_BASE)/latest_build/valence_ros/stdout_stderr.log" >&2; exit 1; }
 
-# --- test / run / bench --------------------------------------------------------
+# --- lint / test / run / bench -------------------------------------------------
+# The linter's rule set is stated in ruff.toml; the import contract (the layout
+# as architecture: layers, a pure core) in setup.cfg's [importlinter] sections.
+# lint-imports reads the source tree (static analysis; it imports nothing).
+lint: $(REQ_STAMP)
+	@echo "[lint] ruff check (ruff.toml)"
+	@cd "$(ROOT)" && "$(VENV)/bin/ruff" check --no-cache -q . || { echo "[lint] FAILED: ruff" >&2; exit 1; }
+	@echo "[lint] import contract (setup.cfg [importlinter])"
+	@cd "$(ROOT)" && PYTHONPATH="$(ROOT)" "$(VENV)/bin/lint-imports" --config setup.cfg --no-cache --no-logo \
+	  || { echo "[lint] FAILED: import contract broken (see above)" >&2; exit 1; }
+
 # `python -P`: do not put the repository root on sys.path, so tests import the
 # installed valence_ros (with the generated valence_ros.msg), not the source tree.
-test: setup
+test: setup lint
 	@echo "[test] pytest (per-test timeout $(TEST_TIMEOUT) s)"
 	@$(IN_ENV) cd "$(ROOT)"; rc=0; \
 	  python -P -m pytest -q -rfEs -p no:cacheprovider --timeout="$(TEST_TIMEOUT)" $(PYTEST_ARGS) $(TESTS) || rc=$$?; \
