@@ -9,7 +9,7 @@
 #   make clean   remove build/ install/ log/      (make distclean: also .venv)
 #
 # Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
-# LOG_BASE= TEST_TIMEOUT=<s per test> TESTS=test/test_demo.py PYTEST_ARGS="-k launch -x"
+# LOG_BASE= TEST_TIMEOUT=<s per test> TESTS=test/demo/test_demo.py PYTEST_ARGS="-k launch -x"
 # DEMO_ARGS="--rate 20 --seed 3"
 #
 # ROS 2 here comes from pip wheels (see ../shared/ros2-from-pip.md): the venv

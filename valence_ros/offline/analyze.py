@@ -3,7 +3,7 @@
     valence_analyze BAG [--topic NAME] [--params-file config/valence.yaml] [--out DIR]
 
 Runs the live node's pipeline (same label handling, model, smoothing and state
-code - see offline_pipeline.py) over every frame, in bag order, with the
+code - see offline/pipeline.py) over every frame, in bag order, with the
 bag's recorded receive time as the node clock, and writes into DIR:
 
     valence.csv      stamp_ns, face_id, valence, raw_valence, state (one row per published Valence)

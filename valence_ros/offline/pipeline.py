@@ -1,6 +1,6 @@
 """The node's per-frame pipeline, run over batches of recorded frames.
 
-Per frame the live node does (valence_ros/node.py, ``_on_probabilities`` /
+Per frame the live node does (valence_ros/ros/node.py, ``_on_probabilities`` /
 ``_on_array`` and ``_process``)::
 
     LabelMapCache.get(labels)            LabelError -> rejected "bad_labels"
