@@ -43,7 +43,7 @@ export PYTHONUNBUFFERED := 1
 # is sourced with `set +u` (recipes run with -eu).
 IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
 
-.PHONY: help setup venv build lint test run bench clean distclean
+.PHONY: help setup venv build lint test test-fixtures run bench clean distclean
 
 help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
@@ -132,11 +132,41 @@ lint: $(REQ_STAMP)
 	@cd "$(ROOT)" && PYTHONPATH="$(ROOT)" "$(VENV)/bin/lint-imports" --config setup.cfg --no-cache --no-logo \
 	  || { echo "[lint] FAILED: import contract broken (see above)" >&2; exit 1; }
 
+# Test-only interface packages (test/fixtures/, ignored by colcon through
+# test/fixtures/COLCON_IGNORE unless named by --paths): built into their own
+# workspace under $(BUILD_BASE), never into $(INSTALL_BASE), and sourced for
+# pytest only. hri_msgs: the two ROS4HRI messages the ROS4HRI tests use (hri_msgs
+# is not released for Kilted); test/package/test_hri_fixture.py checks its type
+# hashes against the real package's.
+FIXTURES := $(ROOT)/test/fixtures
+FIXTURE_BUILD := $(BUILD_BASE)/test_fixtures/build
+FIXTURE_INSTALL := $(BUILD_BASE)/test_fixtures/install
+FIXTURE_STAMP := $(FIXTURE_INSTALL)/.hri_msgs.stamp
+FIXTURE_SOURCES := $(wildcard $(FIXTURES)/hri_msgs/* $(FIXTURES)/hri_msgs/msg/*)
+
+test-fixtures: $(FIXTURE_STAMP)
+
+$(FIXTURE_STAMP): $(FIXTURE_SOURCES) | build
+	@echo "[test] colcon build of the test fixtures -> $(FIXTURE_INSTALL)"
+	@set +u; source "$(VENV)/bin/activate"; set -u; \
+	  export AMENT_PREFIX_PATH="$(VENV)" CMAKE_PREFIX_PATH="$(VENV)"; \
+	  cd "$(ROOT)" && colcon --log-level error --log-base "$(LOG_BASE)/test_fixtures" build \
+	    --paths "$(FIXTURES)/hri_msgs" \
+	    --build-base "$(FIXTURE_BUILD)" --install-base "$(FIXTURE_INSTALL)" \
+	    --event-handlers console_cohesion- summary- status- \
+	    --cmake-args -DPython3_EXECUTABLE="$(VPY)" -DBUILD_TESTING=OFF \
+	  || { echo "[test] fixture build failed; details: $(LOG_BASE)/test_fixtures/latest_build/hri_msgs/stdout_stderr.log" >&2; exit 1; }
+	@touch "$@"
+
 # `python -P`: do not put the repository root on sys.path, so tests import the
 # installed valence_ros (with the generated valence_ros.msg), not the source tree.
-test: setup lint
+# VALENCE_TEST_HRI_PREFIX tells the ROS4HRI tests where the fixture lives (they
+# also need it absent, for the missing-hri_msgs startup error).
+test: setup lint test-fixtures
 	@echo "[test] pytest (per-test timeout $(TEST_TIMEOUT) s)"
-	@$(IN_ENV) cd "$(ROOT)"; rc=0; \
+	@$(IN_ENV) set +u; source "$(FIXTURE_INSTALL)/local_setup.bash"; set -u; \
+	  export VALENCE_TEST_HRI_PREFIX="$(FIXTURE_INSTALL)/hri_msgs"; \
+	  cd "$(ROOT)"; rc=0; \
 	  python -P -m pytest -q -rfEs -p no:cacheprovider --timeout="$(TEST_TIMEOUT)" $(PYTEST_ARGS) $(TESTS) || rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "[test] FAILED: pytest collected no tests" >&2; fi; \
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \

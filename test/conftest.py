@@ -493,3 +493,38 @@ SAD = (0.05, 0.01, 0.85, 0.03, 0.02, 0.03, 0.01)
 NEUTRAL = (0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01)
 BASE_STAMP_NS = 1_700_000_000 * 1_000_000_000
 
+
+
+# --------------------------------------------------------------------------- hri_msgs
+# `make test` builds the test-only hri_msgs fixture (test/fixtures/hri_msgs) into its
+# own workspace, sources it, and names it in VALENCE_TEST_HRI_PREFIX. Elsewhere the
+# ROS4HRI tests use an installed hri_msgs (a ROS4HRI robot) or skip and say why.
+HRI_PREFIX_ENV = "VALENCE_TEST_HRI_PREFIX"
+
+
+def require_hri_msgs():
+    """The hri_msgs.msg module; fails under `make test` if the fixture is missing."""
+    try:
+        import hri_msgs.msg
+        return hri_msgs.msg
+    except ImportError as error:
+        if os.environ.get(HRI_PREFIX_ENV):
+            pytest.fail(f"{HRI_PREFIX_ENV} is set but hri_msgs does not import ({error}): "
+                        f"`make test-fixtures` builds it", pytrace=False)
+        pytest.skip(f"hri_msgs is not importable ({error}); `make test` builds the "
+                    f"test/fixtures/hri_msgs fixture, a ROS4HRI install has the real one")
+
+
+def env_without_hri_msgs() -> dict[str, str]:
+    """os.environ with the hri_msgs fixture's workspace removed from every path list."""
+    prefix = os.environ.get(HRI_PREFIX_ENV)
+    if not prefix:
+        pytest.skip(f"{HRI_PREFIX_ENV} is not set (only `make test` knows where its "
+                    f"hri_msgs comes from, so only there can it be taken away)")
+    env = dict(os.environ)
+    for key in ("PYTHONPATH", "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "LD_LIBRARY_PATH",
+                "COLCON_PREFIX_PATH", "PATH"):
+        if key in env:
+            env[key] = os.pathsep.join(p for p in env[key].split(os.pathsep)
+                                       if p and not p.startswith(prefix))
+    return env

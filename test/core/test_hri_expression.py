@@ -1,0 +1,78 @@
+"""core.hri_expression and core.tracked_list: dominant emotion, topic names, left faces."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from valence_ros.core.emotions import EMOTIONS
+from valence_ros.core.hri_expression import (
+    DEFAULT_TOPIC_PATTERN,
+    dominant_emotion,
+    expression_topic,
+    is_topic_token,
+    pattern_problem,
+    topic_token,
+)
+from valence_ros.core.tracked_list import TrackedList
+
+
+def test_dominant_emotion_is_the_argmax_with_its_probability():
+    for i in range(len(EMOTIONS)):
+        p = np.full(7, 0.05, dtype=np.float32)
+        p[i] = 0.7
+        index, confidence = dominant_emotion(p)
+        assert index == i and confidence == pytest.approx(0.7)
+
+
+def test_dominant_emotion_tie_goes_to_the_canonical_first():
+    assert dominant_emotion([0.0, 0.5, 0.5, 0, 0, 0, 0])[0] == 1
+
+
+@pytest.mark.parametrize("face_id", ["abcde", "face_1", "_x", "A9"])
+def test_valid_tokens_are_kept(face_id):
+    assert topic_token(face_id) == face_id
+    assert expression_topic(DEFAULT_TOPIC_PATTERN, face_id) == f"/humans/faces/{face_id}/expression"
+
+
+@pytest.mark.parametrize("face_id, readable", [
+    ("", "id"), ("1abc", "id_1abc"), ("a-b", "a_b"), ("face 7", "face_7"), ("é", "id"),
+    ("a/b", "a_b"), ("{x}", "x"), ("-9", "id_9"), ("x" * 60 + "-", "x" * 48),
+])
+def test_invalid_ids_get_the_documented_sanitised_name(face_id, readable):
+    digest = hashlib.sha1(face_id.encode()).hexdigest()[:8]
+    assert topic_token(face_id) == f"{readable}_{digest}"
+    assert is_topic_token(topic_token(face_id))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_sanitised_names_are_valid_and_distinct(a, b):
+    ta, tb = topic_token(a), topic_token(b)
+    assert is_topic_token(ta) and is_topic_token(tb)
+    if a != b:  # distinct ids, distinct names (8 hex digits of SHA-1 for invalid ones)
+        assert ta != tb
+
+
+@pytest.mark.parametrize("pattern", ["/humans/faces/{face_id}/expression", "faces/{face_id}",
+                                     "~/{face_id}/expression", "/{face_id}"])
+def test_good_patterns(pattern):
+    assert pattern_problem(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", ["/humans/faces/expression", "/{face_id}/{face_id}",
+                                     "/1faces/{face_id}", "/a//{face_id}", "/a b/{face_id}", ""])
+def test_bad_patterns(pattern):
+    assert pattern_problem(pattern)
+
+
+def test_tracked_list_reports_only_faces_that_left():
+    tracked = TrackedList()
+    assert tracked.update(["a", "b"], ["a", "b", ""]) == []
+    assert tracked.update(["b"], ["a", "b", ""]) == ["a"]          # a left; "" never listed
+    assert tracked.update(["b", "c"], ["b", "c", "x"]) == []       # x never listed
+    assert tracked.update([], ["b", "c"]) == ["b", "c"]
+    assert tracked.left == 3 and tracked.lists == 4

@@ -1,0 +1,72 @@
+"""ROS4HRI (REP-155) Expression output, the pure part: which emotion, which topic.
+
+hri_msgs/msg/Expression carries `expression` (one of the message's string
+constants), `valence`, `arousal` and `confidence`. The dominant canonical emotion
+becomes `expression` (the seven canonical names are exactly hri_msgs 2.x's
+constants NEUTRAL, HAPPY, SAD, ANGRY, SURPRISED, SCARED, DISGUSTED) and its
+probability `confidence`.
+
+Per-face topics come from a pattern with one `{face_id}` placeholder
+(default /humans/faces/{face_id}/expression). A face_id that is not a valid ROS
+topic token (ASCII letters, digits and '_', not starting with a digit, not
+empty) is published under topic_token(face_id): every other character becomes '_',
+leading and trailing '_' are dropped, the rest is cut at 48 characters, a
+leading digit gets the prefix 'id_' (nothing left: 'id'), and '_' plus the
+first 8 hex digits of the id's SHA-1 (UTF-8) are appended so that distinct ids
+stay distinct: "face 7" -> face_7_<8 hex>, "1abc" -> id_1abc_<8 hex>.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+from valence_ros.core.emotions import EMOTIONS
+
+PLACEHOLDER = "{face_id}"
+DEFAULT_TOPIC_PATTERN = "/humans/faces/" + PLACEHOLDER + "/expression"
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NOT_TOKEN_CHAR = re.compile(r"[^A-Za-z0-9_]")
+_MAX_READABLE = 48  # characters of an invalid id kept before the hash suffix
+# What rcl accepts as a topic name (absolute, relative or ~/private), one rule per token.
+_TOPIC = re.compile(r"(/|~/)?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def dominant_emotion(probabilities) -> tuple[int, float]:
+    """(index into EMOTIONS, probability) of the most probable emotion of a canonical
+    7-vector; ties go to the earlier emotion in canonical order."""
+    best = 0
+    best_p = probabilities[0]
+    for i in range(1, len(EMOTIONS)):
+        if probabilities[i] > best_p:
+            best, best_p = i, probabilities[i]
+    return best, float(best_p)
+
+
+def is_topic_token(text: str) -> bool:
+    return _TOKEN.match(text) is not None
+
+
+def topic_token(face_id: str) -> str:
+    """face_id itself when it is a valid topic token, else its documented sanitised name."""
+    if _TOKEN.match(face_id):
+        return face_id
+    readable = _NOT_TOKEN_CHAR.sub("_", face_id).strip("_")[:_MAX_READABLE].rstrip("_")
+    if not readable or readable[0].isdigit():
+        readable = "id_" + readable if readable else "id"
+    digest = hashlib.sha1(face_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{readable}_{digest}"
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a usable per-face topic pattern, or None when it is."""
+    if not isinstance(pattern, str) or pattern.count(PLACEHOLDER) != 1:
+        return f"a topic name containing {PLACEHOLDER} exactly once"
+    if not _TOPIC.match(pattern.replace(PLACEHOLDER, "face")):
+        return (f"a valid ROS topic name once {PLACEHOLDER} is filled in (tokens of "
+                f"letters, digits and '_', not starting with a digit)")
+    return None
+
+
+def expression_topic(pattern: str, face_id: str) -> str:
+    return pattern.replace(PLACEHOLDER, topic_token(face_id))
