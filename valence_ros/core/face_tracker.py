@@ -26,6 +26,8 @@ class TrackedFrame(NamedTuple):
     state: int           # NEGATIVE / NEUTRAL / POSITIVE after this frame
     state_changed: bool  # True on a transition and on a face's first frame
     in_order: bool       # False when the stamp is older than the face's last one
+    new_track: bool      # True when the face was not tracked before this frame: never seen, or
+                         # forgotten (face_timeout, max_faces eviction) - a study's episodes end there
 
 
 class _Face:
@@ -77,7 +79,7 @@ class FaceTracker:
             face = _Face(self.config.smoothing_time_constant)
             valence, in_order = face.smoother.update(stamp_ns, raw_valence)
             face.state = classify(valence, self.config.thresholds)
-            changed = True
+            changed = new_track = True
         else:
             valence, in_order = face.smoother.update(stamp_ns, raw_valence)
             if not in_order:
@@ -85,9 +87,10 @@ class FaceTracker:
             state = next_state(face.state, valence, self.config.thresholds)
             changed = state != face.state
             face.state = state
+            new_track = False
         face.last_seen_ns = now_ns
         faces[face_id] = face  # re-insert: now the most recently seen
-        return TrackedFrame(valence, face.state, changed, in_order)
+        return TrackedFrame(valence, face.state, changed, in_order, new_track)
 
     def expire(self, now_ns: int) -> list[str]:
         """Forget faces not seen for more than face_timeout; returns their ids."""

@@ -99,6 +99,7 @@ class OutputBatch:
     raw_valence: np.ndarray  # float32 clipped model output (as published)
     state: np.ndarray       # int8
     changed: np.ndarray     # bool: a ValenceState is published for this frame
+    new_track: np.ndarray   # bool: the tracker started (or restarted) the face's track here
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -183,8 +184,8 @@ class OfflinePipeline:
             face_ids = np.asarray(batch.strings, dtype=object)[face].tolist()
         # The node's tracker, frame by frame, in arrival order.
         results = list(map(self.tracker.update, face_ids, stamp_ns.tolist(), raw.tolist(), now_ns.tolist()))
-        # TrackedFrame = (valence, state, state_changed, in_order), flattened in one pass
-        table = np.fromiter(chain.from_iterable(results), dtype=np.float64, count=4 * k).reshape(k, 4)
+        # TrackedFrame = (valence, state, state_changed, in_order, new_track), flattened in one pass
+        table = np.fromiter(chain.from_iterable(results), dtype=np.float64, count=5 * k).reshape(k, 5)
         valence = table[:, 0].astype(np.float32)
         state = table[:, 1].astype(np.int8)
         changed = table[:, 2] != 0
@@ -193,4 +194,4 @@ class OfflinePipeline:
         return OutputBatch(
             rows=accepted, sec=sec, nanosec=nanosec, stamp_ns=stamp_ns, now_ns=now_ns,
             face=face, frame=batch.frame[accepted], valence=valence, raw_valence=raw,
-            state=state, changed=changed)
+            state=state, changed=changed, new_track=table[:, 4] != 0)
