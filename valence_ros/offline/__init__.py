@@ -10,4 +10,9 @@
     report          CSV formatting, summary table, plots, the atomic output directory
     threads         reading and writing beside the per-frame loop
     numfmt          fast integer and fixed-point formatting
+    study           many inputs (a study) in parallel -> sessions.csv, episodes.csv, frames.parquet
+    study_inputs    a study's inputs: paths, folders searched, session names
+    study_pool      the worker processes; study_worker: one input in a worker
+    study_tables    the study's CSV text and frames.parquet; frames_spill: a worker's frames on disk
+    episodes        state episodes per face (ended by a change of state or by face loss)
 """

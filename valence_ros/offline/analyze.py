@@ -1,6 +1,7 @@
 """valence_analyze: recorded FER bags (or FaceReader CSV exports) in; valence CSV, bag, plots out.
 
     valence_analyze BAG [--topic NAME] [--params-file config/valence.yaml] [--out DIR]
+    valence_analyze INPUT... [--jobs N] [--out DIR]     (a study: see offline/study.py)
 
 Runs the live node's pipeline (same label handling, model, smoothing and state
 code - see offline/pipeline.py) over every frame, in bag order, with the
@@ -55,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Inputs: a rosbag2 bag (directory, or a .db3/.mcap file) with "
                "valence_ros/msg/EmotionProbabilities or std_msgs/msg/Float32MultiArray topics, or a "
                "FaceReader-style CSV/TSV export (time column + Neutral, Happy, Sad, Angry, Surprised, "
-               "Scared, Disgusted). Exit codes: 0 ok, 2 bad input, 1 internal error, 130/143 interrupted.")
-    p.add_argument("input", metavar="BAG", help="rosbag2 bag (sqlite3 or MCAP), or a FaceReader-style CSV")
+               "Scared, Disgusted). Several inputs, or a folder (searched recursively), make a study: "
+               "each input analysed as alone, into DIR/<session>_valence/, plus sessions.csv, episodes.csv, "
+               "frames.parquet and study.json in DIR. Exit codes: 0 ok, 2 bad input, 1 internal error, "
+               "3 study written but some inputs failed, 130/143 interrupted.")
+    p.add_argument("input", metavar="BAG", nargs="+",
+                   help="rosbag2 bag (sqlite3 or MCAP), or a FaceReader-style CSV; several, or a folder: a study")
     p.add_argument("--topic", action="append", metavar="NAME",
                    help="input topic (repeatable); default: every topic of the params file's "
                         "input_type (EmotionProbabilities unless input_type: float32_multi_array)")
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="storage format of the output bag; default: the input's (mcap for CSV input)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the per-face PNGs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="study: inputs analysed in parallel (default: the number of cores)")
     p.add_argument("--batch-size", type=int, default=65536, help=argparse.SUPPRESS)
     return p
 
@@ -110,7 +117,24 @@ def _default_out(input_path: Path) -> Path:
 # ---------------------------------------------------------------------- main
 
 
+def _is_study(args) -> bool:
+    from valence_ros.offline.study_inputs import is_folder_of_inputs
+    return len(args.input) > 1 or is_folder_of_inputs(Path(args.input[0]))
+
+
+def _study(args) -> int:
+    from valence_ros.offline.study import run_study
+    if not args.node.startswith("/"):
+        raise AnalyzeError(f"--node {args.node!r}: give the fully qualified name, e.g. /valence_node")
+    if args.batch_size < 1:
+        raise AnalyzeError("--batch-size must be at least 1")
+    return run_study(args, _load_params(args.params_file, args.node))
+
+
 def _analyze(args) -> int:
+    if _is_study(args):
+        return _study(args)
+    args.input = args.input[0]
     started = time.monotonic()
     from valence_ros.offline.facereader_csv import CSV_SUFFIXES
     from valence_ros.offline.report import summary_table

@@ -95,7 +95,10 @@ def _check_definition(topic, msgdef: str) -> None:
             f"package's (recorded fields: {show(theirs[1])}; expected: {show(ours[1])})")
 
 
-def _progress(total: int, quiet: bool):
+def _progress(total: int, quiet: bool, progress=None):
+    """The progress bar; `progress` (a study's per-worker reporter) replaces it when given."""
+    if progress is not None:
+        return progress
     from tqdm import tqdm
     return tqdm(total=total or None, unit="msg", unit_scale=True, desc=PROG, file=sys.stderr,
                 disable=quiet or not sys.stderr.isatty(), delay=1.0, leave=False, dynamic_ncols=True)
@@ -132,7 +135,13 @@ def _select_topics(reader, wanted: list[str] | None, input_type: str) -> list:
     return chosen
 
 
-def _run_bag(args, params, model, reader, chosen, out_dir, storage, summary):
+def _tapped(make_sink, tap):
+    """The output sink factory; with a study tap (offline.study_worker), the tap also sees
+    every output batch, in the writer thread."""
+    return make_sink if tap is None else (lambda: tap.wrap(make_sink()))
+
+
+def _run_bag(args, params, model, reader, chosen, out_dir, storage, summary, tap=None, progress=None):
     from valence_ros.offline.bag_reader import typestore
     from valence_ros.cdr import FLOAT32_MULTI_ARRAY, BatchDecoder, StringTable, split_stamp
     from valence_ros.offline.outputs import OutputSink
@@ -144,12 +153,13 @@ def _run_bag(args, params, model, reader, chosen, out_dir, storage, summary):
     table = StringTable()
     decoders = [BatchDecoder(t.msgtype, typestore(), table) for t in chosen]
     pipelines = [OfflinePipeline(params, model) for _ in chosen]
-    writer = BackgroundSink(lambda: OutputSink(out_dir.tmp, table, storage, names, out_topics, params))
+    writer = BackgroundSink(_tapped(lambda: OutputSink(out_dir.tmp, table, storage, names, out_topics, params),
+                                    tap))
     total = sum(t.count for t in chosen)
     decode_errors: list[str] = []
     batches = prefetch(reader.batches(names, args.batch_size))
     try:
-        with _progress(total, args.quiet) as bar:
+        with _progress(total, args.quiet, progress) as bar:
             for raw in batches:
                 outputs = []
                 for t, decoder in enumerate(decoders):
@@ -192,7 +202,7 @@ def _run_bag(args, params, model, reader, chosen, out_dir, storage, summary):
     return pipelines, sink
 
 
-def _run_csv(args, params, model, path, out_dir, storage, summary):
+def _run_csv(args, params, model, path, out_dir, storage, summary, tap=None):
     from valence_ros.cdr import StringTable, split_stamp
     from valence_ros.offline.facereader_csv import CsvInputError, FaceReaderCsv
     from valence_ros.offline.outputs import OutputSink
@@ -206,8 +216,8 @@ def _run_csv(args, params, model, path, out_dir, storage, summary):
     table = StringTable()
     pipeline = OfflinePipeline(params, model, sum_tolerance=float("inf"))
     topic = "facereader_csv"
-    writer = BackgroundSink(lambda: OutputSink(out_dir.tmp, table, storage, [topic],
-                                               {topic: ("/valence", "/valence_state")}, params))
+    writer = BackgroundSink(_tapped(lambda: OutputSink(out_dir.tmp, table, storage, [topic],
+                                                       {topic: ("/valence", "/valence_state")}, params), tap))
     labels = [source.labels]
     parse_rejects: dict[str, int] = {}
     rows_read = 0
@@ -299,9 +309,11 @@ def _report(args, params, summary, pipelines, sink, out_dir, is_csv, storage):
 # ---------------------------------------------------------------------- one input
 
 
-def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool) -> dict:
+def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
+                  tap=None, progress=None) -> dict:
     """Analyse one input into out_path (atomically); the summary written to summary.json,
-    plus "face_summaries" and "several_topics" for the printed table."""
+    plus "face_summaries" and "several_topics" for the printed table. A study passes
+    `tap` (sees every output batch) and `progress` (replaces the progress bar)."""
     started = time.monotonic()
     from valence_ros.offline.bag_reader import BagError, BagReader
     from valence_ros.offline.report import OutputDir, OutputError
@@ -352,10 +364,11 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool) 
     try:
         try:
             if is_csv:
-                pipelines, sink = _run_csv(args, params, model, path, out_dir, storage, summary)
+                pipelines, sink = _run_csv(args, params, model, path, out_dir, storage, summary, tap)
             else:
                 try:
-                    pipelines, sink = _run_bag(args, params, model, reader, chosen, out_dir, storage, summary)
+                    pipelines, sink = _run_bag(args, params, model, reader, chosen, out_dir, storage, summary,
+                                               tap, progress)
                 finally:
                     reader.close()
         finally:

@@ -1,0 +1,186 @@
+"""valence_analyze over a whole study: many inputs, analysed in parallel, one tidy table out.
+
+    valence_analyze INPUT... [--jobs N] [--out DIR] [the single-input options]
+
+Each input is analysed exactly as `valence_analyze INPUT` analyses it (same
+code, same parameters), into DIR/<session>_valence/, by a pool of --jobs
+worker processes (offline.study_pool). The parent merges the results in
+session order, whatever order the workers finish in, and writes:
+
+    sessions.csv    one row per session x face: frames, duration, valence mean/min/max,
+                    share of time per state, episodes per state, time to first POSITIVE/NEGATIVE
+    episodes.csv    one row per state episode (offline.episodes)
+    frames.parquet  every published frame, long format, in row groups
+    study.json      inputs with status, parameters, totals
+
+An input that fails is one line in study.json and the printed table; the
+others complete; the exit code is then EXIT_SOME_FAILED. DIR appears
+atomically, like a single-input output directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from valence_ros.offline.errors import PROG, AnalyzeError
+from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
+
+__all__ = ["run_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
+
+EXIT_SOME_FAILED = 3
+DEFAULT_STUDY_OUT = "valence_study"
+_SPILL_DIR = ".frames"
+
+
+def _check_out(out: Path, inputs, overwrite: bool) -> None:
+    resolved = out.resolve()
+    for item in inputs:
+        path = item.path.resolve()
+        if resolved == path or resolved in path.parents or path in resolved.parents:
+            raise AnalyzeError(f"{out}: the output directory must not contain or be inside an input ({item.path})")
+    if out.exists() and not overwrite:
+        raise AnalyzeError(f"{out}: output directory exists (use --overwrite to replace it)")
+
+
+def _bar(total: int, quiet: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="input", desc=PROG, file=sys.stderr, leave=False, dynamic_ncols=True,
+                disable=quiet or not sys.stderr.isatty())
+
+
+class _Merger:
+    """Takes results in any order; writes each session's rows as soon as all before it are in."""
+
+    def __init__(self, tmp: Path, tasks: list[dict]):
+        from valence_ros.offline.study_tables import EPISODE_COLUMNS, FramesParquet, csv_bytes
+        self._csv = csv_bytes
+        self.tasks = tasks
+        self.results: dict[int, dict] = {}
+        self.next = 0
+        self.face_rows: list[list] = []
+        self.parquet = FramesParquet(tmp / "frames.parquet")
+        self.episodes = open(tmp / "episodes.csv", "wb")
+        self.episodes.write(csv_bytes([], EPISODE_COLUMNS))
+
+    def add(self, result: dict) -> None:
+        from valence_ros.offline.frames_spill import read_ordered
+        self.results[result["index"]] = result
+        while self.next in self.results:
+            r, spill = self.results[self.next], Path(self.tasks[self.next]["spill"])
+            if r["status"] == "ok":
+                self.face_rows += r.pop("faces")
+                self.episodes.write(self._csv(r.pop("episodes")))
+                for session, face, frames in read_ordered(spill, r.pop("spill_index")):
+                    self.parquet.add(session, face, frames)
+            spill.unlink(missing_ok=True)
+            self.next += 1
+
+    def close(self, tmp: Path) -> None:
+        from valence_ros.offline.study_tables import SESSION_COLUMNS
+        self.parquet.close()
+        self.episodes.close()
+        (tmp / "sessions.csv").write_bytes(self._csv(self.face_rows, SESSION_COLUMNS))
+
+    def abort(self) -> None:
+        self.episodes.close()
+
+
+def _input_entry(r: dict, task: dict) -> dict:
+    entry = {"session": r["session"], "path": r["path"], "format": "csv" if task["is_csv"] else "bag",
+             "status": r["status"]}
+    if r["status"] == "ok":
+        entry.update(output=output_dir_name(r["session"]), sessions=r["sessions"], frames_read=r["frames_read"],
+                     frames_published=r["frames_published"], frames_rejected=r["frames_rejected"])
+    else:
+        entry["error"] = r["error"]
+    entry["seconds"] = r.get("seconds")
+    entry["worker_peak_rss_mib"] = r.get("worker_peak_rss_mib")
+    return entry
+
+
+def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
+    width = max(len("session"), *(len(e["session"]) for e in entries))
+    print(f"{'session':<{width}}  status  {'frames':>10}  {'published':>10}  {'s':>7}")
+    print(f"{'-' * width}  ------  {'-' * 10}  {'-' * 10}  {'-' * 7}")
+    for e in entries:
+        if e["status"] == "ok":
+            print(f"{e['session']:<{width}}  ok      {e['frames_read']:>10}  {e['frames_published']:>10}  "
+                  f"{e['seconds']:>7.2f}")
+        else:
+            print(f"{e['session']:<{width}}  FAILED  {e['error']}")
+    print(f"{totals['ok']} of {totals['inputs']} inputs analysed ({totals['failed']} failed), "
+          f"{totals['frames_read']} frames read, {totals['frames_published']} published; "
+          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {out}")
+
+
+def run_study(args, params: dict) -> int:
+    """The study mode of valence_analyze (args: its parsed command line)."""
+    started = time.monotonic()
+    from valence_ros.offline.report import OutputDir, OutputError
+    from valence_ros.offline.study_pool import WorkerPool
+
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise AnalyzeError("--jobs must be at least 1")
+    inputs = collect_inputs([Path(p) for p in args.input])
+    out = Path(args.out) if args.out else Path.cwd() / DEFAULT_STUDY_OUT
+    _check_out(out, inputs, args.overwrite)
+    try:
+        out_dir = OutputDir(out, overwrite=args.overwrite)
+    except OutputError as error:
+        raise AnalyzeError(str(error)) from None
+    tmp = out_dir.tmp
+    options = {"topic": args.topic, "params_file": args.params_file, "node": args.node,
+               "storage": args.storage, "no_plots": args.no_plots, "batch_size": args.batch_size}
+    tasks = [{"index": i, "session": item.session, "path": str(item.path), "is_csv": item.is_csv,
+              "out": str(tmp / output_dir_name(item.session)), "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
+              "options": options, "params": params} for i, item in enumerate(inputs)]
+    merger = None
+    bar = _bar(len(tasks), args.quiet)
+    try:
+        (tmp / _SPILL_DIR).mkdir()
+        merger = _Merger(tmp, tasks)
+        frames = 0
+
+        def on_progress(index, n):
+            nonlocal frames
+            frames += n
+            bar.set_postfix_str(f"{frames:,} frames")
+
+        for result in WorkerPool(min(jobs, len(tasks))).run(tasks, on_progress):
+            merger.add(result)
+            bar.update(1)
+        merger.close(tmp)
+        shutil.rmtree(tmp / _SPILL_DIR)
+        entries = [_input_entry(merger.results[i], tasks[i]) for i in range(len(tasks))]
+        failed = sum(e["status"] != "ok" for e in entries)
+        wall = time.monotonic() - started
+        read = sum(e.get("frames_read", 0) for e in entries)
+        totals = {"inputs": len(entries), "ok": len(entries) - failed, "failed": failed, "jobs": jobs,
+                  "frames_read": read, "frames_published": merger.parquet.rows,
+                  "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
+        study = {"tool": PROG, "inputs": entries,
+                 "params_file": str(Path(args.params_file).resolve()) if args.params_file else None,
+                 "parameters": params, "totals": totals,
+                 "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
+                             "per_input": "<session>_valence/ (as valence_analyze INPUT writes it)"}}
+        (tmp / "study.json").write_text(json.dumps(study, indent=2, allow_nan=False) + "\n")
+        bar.close()
+        out_dir.commit()
+    except BaseException:
+        bar.close()
+        if merger is not None:
+            merger.abort()
+        out_dir.abort()
+        raise
+    if not args.quiet:
+        _print_table(entries, totals, out)
+    else:
+        for e in entries:   # a failure is always reported, -q or not
+            if e["status"] != "ok":
+                print(f"{PROG}: {e['session']}: FAILED: {e['error']}", file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else 0

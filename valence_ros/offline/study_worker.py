@@ -1,0 +1,147 @@
+"""One study input, in a worker process: the single-input analysis plus what the study needs.
+
+run_input() calls session.analyze_input() - the very code a one-input run
+uses, with the same arguments - so the input's own output directory is what
+`valence_analyze INPUT` writes. A StudyTap rides along in the analysis's
+writer thread: it appends each output batch, split by face, to a spill
+file (offline.frames_spill) and feeds the episode builder. The result sent
+back to the parent is small: summary figures, per-face rows, episodes, the
+spill index. A bad input becomes a result with status "failed" and its one
+line, never an exception.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+from valence_ros.offline.episodes import EpisodeBuilder
+from valence_ros.offline.errors import AnalyzeError, one_line
+from valence_ros.offline.frames_spill import SpillWriter
+from valence_ros.offline.pipeline import row_groups
+from valence_ros.offline.study_tables import episode_row, session_row
+
+__all__ = ["StudyTap", "run_input"]
+
+
+class StudyTap:
+    """Sees every output batch of one analysis (in its writer thread)."""
+
+    def __init__(self, session: str, spill_path: Path):
+        self.session = session
+        self.spill = SpillWriter(spill_path)
+        self.episodes: dict[str, EpisodeBuilder] = {}   # study session -> builder
+        self._sink = None
+
+    def wrap(self, sink):
+        self._sink = sink
+        return _TappedSink(sink, self)
+
+    def session_of(self, topic: str) -> str:
+        """An input with several topics gives one study session per topic (one node each)."""
+        return self.session if len(self._sink.topics) == 1 else f"{self.session}:{topic}"
+
+    def write(self, outputs) -> None:
+        strings = self._sink.table.strings
+        for t, _, out in outputs:
+            if not len(out):
+                continue
+            session = self.session_of(self._sink.topics[t])
+            builder = self.episodes.setdefault(session, EpisodeBuilder())
+            for face_id, sel in row_groups(out.face):
+                face = strings[face_id]
+                stamp, state = out.stamp_ns[sel], out.state[sel]
+                self.spill.add(session, face, stamp, out.valence[sel], out.raw_valence[sel], state)
+                builder.add(face, stamp, state, out.new_track[sel])
+
+    def close(self) -> None:
+        self.spill.close()
+        for builder in self.episodes.values():
+            builder.finish()
+
+    def abort(self) -> None:
+        self.spill.abort()
+
+
+class _TappedSink:
+    """The analysis's OutputSink, with the tap called after each write."""
+
+    def __init__(self, sink, tap: StudyTap):
+        self._inner = sink
+        self._tap = tap
+
+    def __getattr__(self, name):        # stats, topics, table, ... of the real sink
+        return getattr(self._inner, name)
+
+    def write(self, outputs) -> None:
+        self._inner.write(outputs)
+        self._tap.write(outputs)
+
+    def close(self) -> None:
+        self._inner.close()
+        self._tap.close()
+
+    def abort(self) -> None:
+        try:
+            self._inner.abort()
+        finally:
+            self._tap.abort()
+
+
+class _Progress:
+    """Stands in for the progress bar: frames read go to the parent."""
+
+    def __init__(self, report):
+        self._report = report
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        self._report(int(n))
+
+
+def _failure(error: BaseException) -> str:
+    from valence_ros.offline.bag_reader import BagError
+    if isinstance(error, (AnalyzeError, BagError)):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {one_line(error)}"
+
+
+def run_input(task: dict, report_progress) -> dict:
+    """Analyse task["path"] into task["out"]; the result record for the parent."""
+    from valence_ros.offline.session import analyze_input
+    started = time.monotonic()
+    result = {"index": task["index"], "session": task["session"], "path": task["path"]}
+    tap = StudyTap(task["session"], Path(task["spill"]))
+    path = Path(task["path"])
+    args = argparse.Namespace(**task["options"], overwrite=False, quiet=True)
+    if task["is_csv"]:
+        args.topic = None    # --topic applies to the study's bags
+    try:
+        if not path.exists():
+            raise AnalyzeError(f"{path}: no such file or directory")
+        summary = analyze_input(args, task["params"], path, Path(task["out"]), task["is_csv"],
+                                tap=tap, progress=_Progress(report_progress))
+    except Exception as error:   # one bad input must not sink the study
+        tap.abort()
+        result.update(status="failed", error=_failure(error))
+    else:
+        faces, episodes = [], []
+        for face in summary["face_summaries"]:
+            session = tap.session_of(face["topic"])
+            faces.append(session_row(session, face, tap.episodes[session].faces[face["face_id"]]))
+        for session in sorted(tap.episodes):
+            episodes += [episode_row(session, *e) for e in tap.episodes[session].rows()]
+        frames = summary["frames"]
+        result.update(status="ok", sessions=sorted(tap.episodes), faces=sorted(faces, key=lambda r: r[:2]),
+                      episodes=sorted(episodes, key=lambda r: r[:2]), spill_index=tap.spill.index,
+                      frames_read=frames["read"], frames_published=frames["published"],
+                      frames_rejected=frames["rejected_total"])
+    result["seconds"] = round(time.monotonic() - started, 3)
+    result["worker_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
