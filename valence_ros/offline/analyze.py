@@ -204,6 +204,8 @@ def main(argv=None) -> int:
               f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
         return EXIT_INTERNAL
     finally:
+        from valence_ros.offline.threads import join_helpers
+        join_helpers()   # no helper thread may outlive main() into interpreter exit
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.offline.errors import PROG, AnalyzeError, one_line
+from valence_ros.offline.threads import start_helper
 
 
 def _load_model(params: dict):
@@ -41,9 +41,7 @@ class _ModelLoader:
         self._result = None
         self._error: BaseException | None = None
         self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, args=(params,), name=f"{PROG}-model",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = start_helper(self._run, f"{PROG}-model", (params,))
 
     def _run(self, params):
         start = time.monotonic()
@@ -52,6 +50,9 @@ class _ModelLoader:
         except BaseException as error:
             self._error = error
         self.seconds = time.monotonic() - start
+
+    def join(self) -> None:
+        self._thread.join()
 
     def result(self):
         self._thread.join()
@@ -100,6 +101,7 @@ def _progress(total: int, quiet: bool, progress=None):
     if progress is not None:
         return progress
     from tqdm import tqdm
+    tqdm.monitor_interval = 0   # no tqdm monitor thread left running at exit
     return tqdm(total=total or None, unit="msg", unit_scale=True, desc=PROG, file=sys.stderr,
                 disable=quiet or not sys.stderr.isatty(), delay=1.0, leave=False, dynamic_ncols=True)
 
@@ -326,7 +328,7 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
         "parameters": params,
         "notes": [],
     }
-    reader = None
+    reader = loader = None
     try:
         if is_csv:
             storage = args.storage or "mcap"
@@ -347,13 +349,13 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
             model = loader.result()
             model_s, model_wait_s = loader.seconds, time.monotonic() - t_wait
             out_dir = OutputDir(out_path, overwrite=args.overwrite)
-    except (BagError, OutputError) as error:
+    except BaseException as error:
         if reader is not None:
             reader.close()
-        raise AnalyzeError(str(error)) from None
-    except BaseException:
-        if reader is not None:
-            reader.close()
+        if loader is not None:   # never leave the loader running into interpreter exit
+            loader.join()
+        if isinstance(error, (BagError, OutputError)):
+            raise AnalyzeError(str(error)) from None
         raise
     summary["model"] = model.source
     summary["torch_imported"] = "torch" in sys.modules

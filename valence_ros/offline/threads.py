@@ -5,15 +5,44 @@ file writes, numpy formatting) spend most of their time in C code that
 releases the GIL; running them in two helper threads overlaps them with the
 main thread's per-frame Python loop (the node's FaceTracker). Order is kept:
 one reader thread, one FIFO writer thread.
+
+Every helper thread is started by start_helper(): not a daemon, and tracked,
+so valence_analyze joins them all (join_helpers) before it returns. A daemon
+thread still running at interpreter exit (the model loader importing
+safetensors' native module when a bad bag ended the run in milliseconds) is
+frozen or killed by the interpreter's finalisation inside native code: that
+crashed 2-8 % of the runs on a 0-byte .db3 with SIGSEGV or SIGABRT ("FATAL:
+exception not rethrown") after the right error line.
 """
 from __future__ import annotations
 
 import queue
 import threading
+import weakref
 
-__all__ = ["prefetch", "BackgroundSink"]
+__all__ = ["prefetch", "BackgroundSink", "start_helper", "join_helpers"]
 
 _END = object()
+_helpers: "weakref.WeakKeyDictionary[threading.Thread, object]" = weakref.WeakKeyDictionary()
+
+
+def start_helper(target, name: str, args=(), stop=None) -> threading.Thread:
+    """Start a (non-daemon) helper thread that join_helpers() will wait for;
+    `stop()`, if given, asks it to end early."""
+    thread = threading.Thread(target=target, name=name, args=args, daemon=False)
+    _helpers[thread] = stop
+    thread.start()
+    return thread
+
+
+def join_helpers() -> None:
+    """Stop and wait for every helper thread still running."""
+    for thread, stop in list(_helpers.items()):
+        if thread is threading.current_thread() or not thread.is_alive():
+            continue
+        if stop is not None:
+            stop()
+        thread.join()
 
 
 def prefetch(iterator, depth: int = 2):
@@ -39,8 +68,7 @@ def prefetch(iterator, depth: int = 2):
         except BaseException as error:  # handed to the consumer
             put((False, error))
 
-    thread = threading.Thread(target=run, name="valence-reader", daemon=True)
-    thread.start()
+    thread = start_helper(run, "valence-reader", stop=stop.set)
     try:
         while True:
             ok, item = items.get()
@@ -64,8 +92,8 @@ class BackgroundSink:
         self._items: queue.Queue = queue.Queue(depth)
         self._error: BaseException | None = None
         self.sink = None
-        self._thread = threading.Thread(target=self._run, name="valence-writer", daemon=True)
-        self._thread.start()
+        self._finished = False
+        self._thread = start_helper(self._run, "valence-writer", stop=lambda: self.finish(commit=False))
 
     def _run(self):
         try:
@@ -97,7 +125,9 @@ class BackgroundSink:
 
     def finish(self, commit: bool = True):
         """Close (commit=True) or abort the sink; re-raises a writer error."""
-        self._items.put((_END, commit))
+        if not self._finished:
+            self._finished = True
+            self._items.put((_END, commit))
         self._thread.join()
         if self._error is not None and commit:
             raise self._error
