@@ -106,3 +106,132 @@ def test_key_rcl_refuses_is_an_error(tmp_path):
         read_node_parameters(path, "/valence_node")
     with pytest.raises(Exception):  # noqa: B017  rcl refuses the file as well (its own exception types)
         rcl_parameters(path, "/")
+
+
+# ------------------------------------------------------------------ the file's shape (issue 11)
+# Non-mapping values at each level: the document, a namespace, a node entry,
+# ros__parameters, a parameter, a list item. rcl refuses a file (the node exits
+# 2) exactly when read_node_parameters raises ParamsFileError.
+STRUCTURE_CASES = {
+    "document_scalar": "hello\n",
+    "document_int": "5\n",
+    "document_list": "- a\n- b\n",
+    "document_list_of_lists": "[[1]]\n",
+    "document_empty": "",
+    "document_null": "~\n",
+    "document_empty_mapping": "{}\n",
+    "node_scalar": "/**: 5\n",
+    "node_no_value": "/**:\n",
+    "node_list": "/**: [1, 2]\n",
+    "node_list_of_mappings": "/**:\n  - ros__parameters:\n      hit: 1\n",
+    "node_empty_mapping": "/**: {}\n",
+    "namespace_scalar": "/robot1: 5\n",
+    "namespace_child_scalar": "/robot1:\n  x: 5\n  valence_node:\n    ros__parameters:\n      hit: 1\n",
+    "namespace_child_list": "/robot1:\n  x: [1]\n  valence_node:\n    ros__parameters:\n      hit: 1\n",
+    "namespace_empty_then_node": "/robot1: {}\n/**:\n  ros__parameters:\n    hit: 1\n",
+    "ros_parameters_scalar": "/**:\n  ros__parameters: 5\n",
+    "ros_parameters_string": "/**:\n  ros__parameters: hello\n",
+    "ros_parameters_no_value": "/**:\n  ros__parameters:\n",
+    "ros_parameters_list": "/**:\n  ros__parameters: [1, 2]\n",
+    "ros_parameters_list_of_scalars": "/**:\n  ros__parameters:\n    - 1\n",
+    "ros_parameters_empty_mapping": "/**:\n  ros__parameters: {}\n",
+    "ros_parameters_without_node": "ros__parameters:\n  hit: 1\n",
+    "scalar_beside_ros_parameters": "/**:\n  other: 1\n  ros__parameters:\n    hit: 1\n",
+    "scalar_after_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  other: 1\n",
+    "child_node_beside_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  child:\n    ros__parameters:\n      x: 1\n",
+    "other_node_broken": "/other:\n  ros__parameters: 5\n/**:\n  ros__parameters:\n    hit: 1\n",
+    "other_node_mixed_list": "/other:\n  ros__parameters:\n    x: [1, a]\n/**:\n  ros__parameters:\n    hit: 1\n",
+    "parameter_no_value": "/**:\n  ros__parameters:\n    hit:\n",
+    "nested_parameter_no_value": "/**:\n  ros__parameters:\n    a:\n      b:\n",
+    "parameter_empty_list": "/**:\n  ros__parameters:\n    hit: []\n",
+    "parameter_empty_mapping": "/**:\n  ros__parameters:\n    hit: {}\n",
+    "list_mixed_int_string": "/**:\n  ros__parameters:\n    hit: [1, a]\n",
+    "list_mixed_int_double": "/**:\n  ros__parameters:\n    hit: [1, 2.5]\n",
+    "list_mixed_bool_int": "/**:\n  ros__parameters:\n    hit: [true, 1]\n",
+    "list_item_no_value": "/**:\n  ros__parameters:\n    hit:\n      - a\n      -\n",
+    "list_of_lists_two": "/**:\n  ros__parameters:\n    hit: [[1], [2]]\n",
+    "list_strings_like_null": "/**:\n  ros__parameters:\n    hit: [~, null, '']\n",
+    "empty_parameter_name": "/**:\n  ros__parameters:\n    '': 1\n",
+    "mapping_as_parameter_name": "/**:\n  ros__parameters:\n    ? {a: 1}\n    : 1\n",
+    "alias": "/**:\n  ros__parameters:\n    a: &x 1\n    hit: *x\n",
+    "anchor_without_alias": "/**: &a\n  ros__parameters:\n    hit: 1\n",
+}
+# rcl reads these without an error but into undocumented names or types (a list
+# nested in a list is flattened or left unset, a mapping in a list turns into
+# `hit.a.a`, two YAML documents are merged): the analyser refuses them instead
+# of guessing, and says why. Each entry: what rcl made of it, checked below so a
+# change in rcl shows up here.
+STRICTER_CASES = {
+    "ros_parameters_list_of_mappings": ("/**:\n  ros__parameters:\n    - a: 1\n", {"a": [1]}),
+    "list_of_lists": ("/**:\n  ros__parameters:\n    hit: [[1]]\n", {"hit": [1]}),
+    "list_of_mappings": ("/**:\n  ros__parameters:\n    hit: [{a: 1}, {a: 2}]\n", {"hit.a.a": [1, 2]}),
+    "two_documents": ("/**:\n  ros__parameters:\n    hit: 1\n---\n/**:\n  ros__parameters:\n    hit: 2\n",
+                      {"hit": 2}),
+}
+
+
+def rcl_overrides(path, namespace="/"):
+    """The overrides rcl parsed for valence_node in `namespace` (None for a typeless,
+    NOT_SET value), or the exception rclpy.init raised for the file."""
+    import rclpy
+    from rclpy.node import Node
+    context = rclpy.Context()
+    try:
+        rclpy.init(args=["--ros-args", "--params-file", str(path)], context=context)
+    except Exception as error:  # rcl refused the file
+        return error
+    try:
+        node = Node("valence_node", namespace=namespace, context=context)
+        try:
+            overrides = {name: p.value for name, p in node._parameter_overrides.items()
+                         if name not in ("use_sim_time", "start_type_description_service")}
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+    return {k: (list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v)
+            for k, v in overrides.items()}
+
+
+def ours_or_error(path, fqn="/valence_node"):
+    try:
+        return read_node_parameters(path, fqn)
+    except ParamsFileError as error:
+        return error
+
+
+@pytest.mark.parametrize("case", sorted(STRUCTURE_CASES))
+def test_file_shapes_refused_exactly_when_rcl_refuses(tmp_path, case):
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(STRUCTURE_CASES[case])
+    theirs, ours = rcl_overrides(path), ours_or_error(path)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, ParamsFileError), (case, "rcl refuses; we read", ours)
+        assert str(ours) and "\n" not in str(ours)
+    else:
+        assert not isinstance(ours, Exception), (case, "rcl reads", theirs, "we refuse:", ours)
+        assert ours == theirs, (case, ours, theirs)
+
+
+@pytest.mark.parametrize("case", sorted(STRICTER_CASES))
+def test_files_rcl_misreads_are_refused_with_a_reason(tmp_path, case):
+    text, rcl_reading = STRICTER_CASES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    assert rcl_overrides(path) == rcl_reading
+    with pytest.raises(ParamsFileError, match="list may hold only scalars|holds a list|single document"):
+        read_node_parameters(path, "/valence_node")
+
+
+def test_analyser_refuses_what_the_node_refuses(tmp_path):
+    """Through the analyser's whole parameter path: the same one-line refusals."""
+    from valence_ros.core.parameters import ParameterError, load_params_file
+    for name in ("ros_parameters_scalar", "node_list", "parameter_no_value", "list_mixed_int_string"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(STRUCTURE_CASES[name])
+        with pytest.raises(ParameterError, match="params_file"):
+            load_params_file(path)
+    path = tmp_path / "typeless.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    hysteresis: {}\n    input_labels: []\n")
+    with pytest.raises(ParameterError, match="'hysteresis' = None is invalid"):   # the node's words
+        load_params_file(path)

@@ -179,6 +179,8 @@ def load_params_file(path: str | Path, node_fqn: str = "/valence_node",
         values = read_node_parameters(path, node_fqn)
     except ParamsFileError as error:
         raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({error})") from None
+    if values.get("input_labels", []) is None:   # `input_labels: []`: NOT_SET in rcl, as in the node
+        values["input_labels"] = []
     if unknown is not None:
         unknown.extend(unknown_parameter_names(values))
     return validate_parameters({k: v for k, v in values.items() if k in SPECS or k == "use_sim_time"})

@@ -14,7 +14,16 @@ the same file, so this mirrors rcl_yaml_param_parser rather than YAML itself:
   otherwise a string; quoted ones are strings. No null, timestamps, `1_000`
   or sexagesimal values as PyYAML's YAML 1.1 would give;
 * nested mappings inside `ros__parameters` are dotted names
-  (`qos_overrides./valence.publisher.depth`).
+  (`qos_overrides./valence.publisher.depth`); `[]` and `{}` are parameters
+  without a type (rcl's NOT_SET), read as None;
+* the file's shape: refused as rcl refuses it, whichever node the bad part is
+  for - a list as the document, a scalar, list or nothing where a node name,
+  namespace or ros__parameters mapping belongs, a parameter without a value,
+  a list mixing types, YAML aliases. Files rcl reads into undocumented names
+  (lists nested in lists, mappings in lists, several YAML documents) are
+  refused too, with the reason;
+* the file itself must be a regular file of at most MAX_PARAMS_FILE_BYTES,
+  checked before it is opened (core.input_files).
 
 Checked against real rcl by test/test_params_file.py.
 """
@@ -26,6 +35,11 @@ from typing import Any
 
 import yaml
 
+from valence_ros.core.input_files import (
+    MiB, InputFileError, check_regular_file, read_regular_bytes, ros_args_files,
+)
+
+MAX_PARAMS_FILE_BYTES = 16 * MiB   # config/valence.yaml is 5 kB
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 _NAME_TOKEN = re.compile(r"^(?:\*\*|\*|[A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -86,20 +100,83 @@ def _join(namespace: str, key: str) -> str:
     return "/" + "/".join(tokens)
 
 
+def _what(node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return "no value" if _no_value(node) else f"the scalar {node.value!r}"
+    return "a mapping"
+
+
+def _no_value(node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
+
+
+def _check_structure(document) -> None:
+    """Refuse what rcl's parser refuses about the file's shape: outside
+    ros__parameters every value must be a mapping (node names and namespaces),
+    ros__parameters itself must be a mapping, and inside it every parameter
+    needs a value; a list holds scalars only (nested lists or mappings in a
+    list, which rcl turns into odd names or unset parameters, are refused too)."""
+    if document is None or isinstance(document, yaml.ScalarNode):
+        return   # an empty file, or a lone scalar: rcl reads no parameters from it
+    if isinstance(document, yaml.SequenceNode):
+        raise ParamsFileError("the file is a list; expected a mapping of node names")
+    _check_names(document, top=True)
+
+
+def _check_names(mapping, top: bool) -> None:
+    for key, value in mapping.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name is None:
+            raise ParamsFileError("a node name or namespace must be a plain name, not a list or mapping")
+        if name == "ros__parameters":
+            if top:
+                raise ParamsFileError("ros__parameters needs a node name above it")
+            if not isinstance(value, yaml.MappingNode):
+                raise ParamsFileError(f"ros__parameters holds {_what(value)}; expected a mapping "
+                                      f"of parameter names to values")
+            _check_parameters(value, "")
+        elif isinstance(value, yaml.MappingNode):
+            _check_names(value, top=False)
+        else:
+            raise ParamsFileError(f"node or namespace key {name!r} holds {_what(value)}; expected a "
+                                  f"mapping (nested names, ending in ros__parameters)")
+
+
+def _check_parameters(mapping, prefix: str) -> None:
+    for key, value in mapping.value:
+        if not isinstance(key, yaml.ScalarNode) or key.value == "":
+            raise ParamsFileError(f"a parameter name under {prefix or 'ros__parameters'!r} is empty "
+                                  f"or not a plain name")
+        name = prefix + key.value
+        if isinstance(value, yaml.MappingNode):
+            _check_parameters(value, name + ".")
+        elif _no_value(value):
+            raise ParamsFileError(f"parameter {name!r} has no value")
+        elif isinstance(value, yaml.SequenceNode):
+            for item in value.value:
+                if not isinstance(item, yaml.ScalarNode):
+                    raise ParamsFileError(f"parameter {name!r}: a list may hold only scalars, "
+                                          f"not {_what(item)}")
+                if _no_value(item):
+                    raise ParamsFileError(f"parameter {name!r}: a list item has no value")
+
+
 def _node_entries(document: Any, namespace: str = "") -> list[tuple[str, dict]]:
-    """(node name pattern, its ros__parameters) for every node entry, in file order."""
+    """(node name pattern, its ros__parameters) for every node entry, in file order
+    (the structure was checked by _check_structure)."""
     entries: list[tuple[str, dict]] = []
     if not isinstance(document, dict):
         return entries
     for key, value in document.items():
-        if not isinstance(value, dict):
+        if key == "ros__parameters":
             continue
         name = _join(namespace, str(key))
         parameters = value.get("ros__parameters")
         if isinstance(parameters, dict):
             entries.append((name, parameters))
-        else:
-            entries.extend(_node_entries(value, name))
+        entries.extend(_node_entries(value, name))
     return entries
 
 
@@ -111,9 +188,15 @@ def _pattern_matches(pattern: str, node_fqn: str) -> bool:
 def _flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in parameters.items():
-        if isinstance(value, dict):
+        if value == {} or value == []:
+            flat[f"{prefix}{name}"] = None   # rcl: a parameter without a type (NOT_SET)
+        elif isinstance(value, dict):
             flat.update(_flatten(value, f"{prefix}{name}."))
         else:
+            if isinstance(value, list) and len({type(v) for v in value}) > 1:
+                raise ParamsFileError(f"parameter {prefix}{name!s}: the list mixes types "
+                                      f"({', '.join(sorted({type(v).__name__ for v in value}))}); "
+                                      f"rcl needs one type per list")
             flat[f"{prefix}{name}"] = value
     return flat
 
@@ -122,12 +205,39 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
     """All parameters the file gives the node `node_fqn` (e.g. "/robot1/valence_node")."""
     path = Path(path)
     try:
-        document = yaml.load(path.read_text(), Loader=_RclScalarLoader)
+        text = read_regular_bytes(path, "params file", MAX_PARAMS_FILE_BYTES).decode("utf-8")
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_RclScalarLoader)):
+            raise ParamsFileError("YAML aliases (*name) are not supported (rcl refuses them)")
+        _check_structure(yaml.compose(text, Loader=_RclScalarLoader))
+        document = yaml.load(text, Loader=_RclScalarLoader)
         entries = _node_entries(document)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ParamsFileError) as error:
+        # rcl refuses the whole file for one bad entry, whichever node it is for
+        flat = [(pattern, _flatten(parameters)) for pattern, parameters in entries]
+    except (InputFileError, UnicodeDecodeError, yaml.YAMLError, ParamsFileError) as error:
         raise ParamsFileError(" ".join(str(error).split())) from None  # YAML errors span lines
     values: dict[str, Any] = {}
-    for pattern, parameters in entries:
+    for pattern, parameters in flat:
         if _pattern_matches(pattern, node_fqn):
-            values.update(_flatten(parameters))
+            values.update(parameters)
     return values
+
+
+def check_params_file(path) -> Path:
+    """The check every params file passes before anything opens it (the node's
+    before rcl reads it, the analyser's before it is parsed): a regular file of
+    at most MAX_PARAMS_FILE_BYTES. Raises InputFileError."""
+    return check_regular_file(path, "params file", MAX_PARAMS_FILE_BYTES)
+
+
+def check_ros_args_files(argv) -> None:
+    """Check every file rcl would open from the command line (`--params-file`,
+    `--log-config-file`) before rclpy.init(): rcl's fopen() on a FIFO blocks
+    forever. Raises InputFileError naming the option and the path."""
+    for option, path in ros_args_files(argv):
+        try:
+            if option == "--params-file":
+                check_params_file(path)
+            else:
+                check_regular_file(path, "log config file")
+        except InputFileError as error:
+            raise InputFileError(f"{option} {error}") from None

@@ -39,6 +39,8 @@ from valence_ros.model.weights_file import (
     config_beside,
     layer_shapes,
     read_config,
+    read_weights_bytes,
+    weights_path_kind,
 )
 
 __all__ = [
@@ -58,20 +60,18 @@ CHUNK_ROWS = 8192
 DEFAULT_SAFETENSORS_PATH = Path(__file__).resolve().parent / "weights" / "valence_regressor.safetensors"
 
 
-def _fits_strict_layout(path: Path) -> bool:
-    """True if the .safetensors file's header lists exactly the keys and
-    shapes :meth:`FastRegressor.load_safetensors` expects (only the header
-    is read; any problem -> False, so the torch loader reports it)."""
+def _fits_strict_layout(data: bytes, cfg: dict) -> bool:
+    """True if the .safetensors bytes' header lists exactly the keys and
+    shapes :meth:`FastRegressor.load_safetensors` expects for ``cfg`` (any
+    problem -> False, so the torch loader reports it)."""
     try:
-        cfg = config_beside(path)
-        with open(path, "rb") as fh:
-            n = int.from_bytes(fh.read(8), "little")
-            if not 2 <= n <= 100_000_000:
-                return False
-            header = json.loads(fh.read(n))
+        n = int.from_bytes(data[:8], "little")
+        if not 2 <= n <= min(100_000_000, len(data) - 8):
+            return False
+        header = json.loads(data[8:8 + n])
         found = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
         return found == {k: tuple(s) for k, s in layer_shapes(cfg)}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return False
 
 
@@ -187,8 +187,11 @@ class FastRegressor:
         if path is None:
             return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
         p = Path(path).expanduser()
-        if p.suffix == ".safetensors" and _fits_strict_layout(p):
-            return cls.load_safetensors(p)
+        # FIFOs, devices and sockets are refused here, before anything opens them.
+        if weights_path_kind(p) == "file" and p.suffix == ".safetensors":
+            data = read_weights_bytes(p)
+            if _fits_strict_layout(data, config_beside(p)):
+                return cls.load_safetensors(p, data=data)
         try:
             from valence_ros.model.mlp import load_regressor
         except ImportError as exc:
@@ -202,7 +205,7 @@ class FastRegressor:
         return cls.from_module(model, source=str(getattr(model, "source", path)))
 
     @classmethod
-    def load_safetensors(cls, path, source=None) -> "FastRegressor":
+    def load_safetensors(cls, path, source=None, data: bytes | None = None) -> "FastRegressor":
         """Read a ``.safetensors`` file as written by ``valence_train`` with
         numpy only (no torch import).
 
@@ -211,15 +214,16 @@ class FastRegressor:
         defaults without one), see :func:`layer_shapes`; float dtype, finite
         values. Raises :class:`ModelLoadError` naming the file. (Foreign
         layouts: use :meth:`load` with the path, which matches by shape.)
+        ``data``: the file's bytes if the caller has read them already.
         """
         path = Path(path)
         expected = layer_shapes(config_beside(path))
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: weights file not found")
+        if data is None:
+            data = read_weights_bytes(path)
         try:
-            from safetensors.numpy import load_file
+            from safetensors.numpy import load
 
-            tensors = load_file(str(path))
+            tensors = load(data)
         except Exception as exc:  # SafetensorError, OSError, unsupported dtype...
             raise ModelLoadError(f"{path}: not a readable safetensors file: {exc}") from exc
         found = {k: tuple(v.shape) for k, v in tensors.items()}

@@ -24,10 +24,12 @@ numpy, without importing torch.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import pickle
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,7 +37,9 @@ from torch import nn
 
 from valence_ros.core.emotions import NUM_EMOTIONS
 # Torch-free, so the shipped weights load without torch (FastRegressor.load()).
-from valence_ros.model.weights_file import DEFAULT_CONFIG, ModelLoadError, config_beside, read_config
+from valence_ros.model.weights_file import (
+    DEFAULT_CONFIG, ModelLoadError, config_beside, read_config, read_weights_bytes, weights_path_kind,
+)
 
 __all__ = [
     "MLPRegressor",
@@ -108,25 +112,20 @@ class MLPRegressor(nn.Module):
 # --------------------------------------------------------------------------- reading tensors
 
 
-def _looks_like_safetensors(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError:
+def _looks_like_safetensors(data: bytes) -> bool:
+    if len(data) < 9:
         return False
-    if len(head) < 9:
-        return False
-    n = int.from_bytes(head[:8], "little")
-    return 0 < n < 100_000_000 and head[8:9] == b"{"
+    n = int.from_bytes(data[:8], "little")
+    return 0 < n < 100_000_000 and data[8:9] == b"{"
 
 
-def _read_safetensors(path: Path) -> dict:
+def _read_safetensors(data: bytes, path: Path) -> dict:
     try:
-        from safetensors.torch import load_file
+        from safetensors.torch import load
     except ImportError as exc:  # pragma: no cover - safetensors is a pinned dependency
         raise ModelLoadError(f"{path}: safetensors file but the 'safetensors' package is not installed") from exc
     try:
-        return dict(load_file(str(path), device="cpu"))
+        return dict(load(data))
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError
         raise ModelLoadError(f"{path}: not a readable safetensors file: {exc}") from exc
 
@@ -146,11 +145,13 @@ def _unpickling_detail(exc: BaseException) -> str:
     return " ".join(keep) or type(exc).__name__
 
 
-def _read_torch(path: Path):
-    if path.stat().st_size == 0:
+def _read_torch(data: bytes, path: Path):
+    if not data:
         raise ModelLoadError(f"{path}: empty file, not a PyTorch weights file")
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # the one-line ModelLoadError says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only=True admits only tensors and plain containers; anything
         # else (a GLOBAL to os.system, a custom class, ...) is refused here.
@@ -243,7 +244,7 @@ def _match(tensors: dict, expected, path: Path) -> dict:
 
 def _resolve(path) -> Path:
     p = Path(path).expanduser()
-    if p.is_dir():
+    if weights_path_kind(p) == "directory":   # FIFOs, devices, sockets: refused unopened
         for name in WEIGHT_FILENAMES:
             if (p / name).is_file():
                 return p / name
@@ -255,24 +256,21 @@ def _resolve(path) -> Path:
             f"({', '.join(q.name for q in hits) or 'looked for ' + ', '.join(WEIGHT_FILENAMES)}); "
             f"pass the file itself"
         )
-    if not p.exists():
-        raise ModelLoadError(f"{p}: weights file not found")
-    if not p.is_file():
-        raise ModelLoadError(f"{p}: not a regular file")
     return p
 
 
 def load_state_dict_file(path) -> dict:
     """Read a weights file into a {name: tensor} dict (safe; no shape checks)."""
     p = _resolve(path)
-    if p.suffix == ".safetensors" or (p.suffix not in (".pt", ".pth", ".bin", ".ckpt") and _looks_like_safetensors(p)):
-        obj = _read_safetensors(p)
+    data = read_weights_bytes(p)   # one checked open; the parsers read from memory
+    if p.suffix == ".safetensors" or (p.suffix not in (".pt", ".pth", ".bin", ".ckpt") and _looks_like_safetensors(data)):
+        obj = _read_safetensors(data, p)
     else:
         try:
-            obj = _read_torch(p)
+            obj = _read_torch(data, p)
         except ModelLoadError:
-            if _looks_like_safetensors(p):  # e.g. a safetensors file named .bin
-                obj = _read_safetensors(p)
+            if _looks_like_safetensors(data):  # e.g. a safetensors file named .bin
+                obj = _read_safetensors(data, p)
             else:
                 raise
     return _unwrap(obj, p)

@@ -7,15 +7,38 @@ Shared by the torch loader (:mod:`valence_ros.model.mlp`) and the numpy fast pat
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from valence_ros.core.emotions import NUM_EMOTIONS
+from valence_ros.core.input_files import MiB, InputFileError, check_input_path, read_regular_bytes
 
 DEFAULT_CONFIG = {"input_size": NUM_EMOTIONS, "hidden_sizes": [64, 32], "output_size": 1}
+# The shipped model is 11 kB; the limits only stop a huge or sparse file from
+# being read into memory whole.
+MAX_WEIGHTS_BYTES = 256 * MiB
+MAX_CONFIG_BYTES = 1 * MiB
 
 
 class ModelLoadError(ValueError):
     """Weights could not be loaded; the message names the file and why."""
+
+
+def weights_path_kind(path) -> str:
+    """'file' or 'directory'; anything else (FIFO, device, socket, missing) is a
+    ModelLoadError, raised before anything opens the path."""
+    try:
+        return check_input_path(path, "weights path")
+    except InputFileError as error:
+        raise ModelLoadError(str(error)) from None
+
+
+def read_weights_bytes(path) -> bytes:
+    """The whole weights file, read once through a checked, non-blocking open."""
+    try:
+        return read_regular_bytes(path, "weights file", MAX_WEIGHTS_BYTES)
+    except InputFileError as error:
+        raise ModelLoadError(str(error)) from None
 
 
 def read_config(config_path) -> dict:
@@ -26,7 +49,9 @@ def read_config(config_path) -> dict:
     """
     config_path = Path(config_path)
     try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_bytes(config_path, "config.json", MAX_CONFIG_BYTES).decode("utf-8"))
+    except InputFileError as exc:
+        raise ModelLoadError(str(exc)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{config_path}: cannot read config.json: {exc}") from exc
     if not isinstance(raw, dict):
@@ -51,9 +76,11 @@ def read_config(config_path) -> dict:
 
 
 def config_beside(weights_path: Path) -> dict:
-    """The architecture of a weights file: its sibling config.json, else the defaults."""
+    """The architecture of a weights file: its sibling config.json, else the defaults.
+    A config.json that is there but not a regular file (FIFO, device, directory,
+    dangling link) is refused, not skipped."""
     cfg_path = Path(weights_path).parent / "config.json"
-    return read_config(cfg_path) if cfg_path.is_file() else dict(DEFAULT_CONFIG)
+    return read_config(cfg_path) if os.path.lexists(cfg_path) else dict(DEFAULT_CONFIG)
 
 
 def layer_shapes(cfg: dict) -> list:

@@ -90,14 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_params(path: str | None, node_fqn: str) -> dict:
     """The node's parameters, read as the node reads the file; names the node
     would ignore are ignored here too, with the node's warning."""
+    from valence_ros.core.input_files import InputFileError
     from valence_ros.core.parameters import ParameterError, load_params_file, validate_parameters
+    from valence_ros.core.params_file import check_params_file
     try:
         if path is None:
             return validate_parameters({})
-        if not Path(path).is_file():
-            raise AnalyzeError(f"{path}: params file not found")
+        check_params_file(path)   # a FIFO or device would block or never end
         unknown: list[str] = []
         params = load_params_file(path, node_fqn=node_fqn, unknown=unknown)
+    except InputFileError as error:
+        raise AnalyzeError(str(error)) from None
     except ParameterError as error:
         raise AnalyzeError(f"{path}: {one_line(error)}") from None
     if unknown:
@@ -136,12 +139,15 @@ def _analyze(args) -> int:
         return _study(args)
     args.input = args.input[0]
     started = time.monotonic()
+    from valence_ros.core.input_files import InputFileError, check_input_path
     from valence_ros.offline.facereader_csv import CSV_SUFFIXES
     from valence_ros.offline.report import summary_table
 
     path = Path(args.input)
-    if not path.exists():
-        raise AnalyzeError(f"{path}: no such file or directory")
+    try:   # a bag directory or a regular file; FIFOs and devices are refused unopened
+        check_input_path(path, "input")
+    except InputFileError as error:
+        raise AnalyzeError(str(error)) from None
     if not args.node.startswith("/"):
         raise AnalyzeError(f"--node {args.node!r}: give the fully qualified name, e.g. /valence_node")
     params = _load_params(args.params_file, args.node)

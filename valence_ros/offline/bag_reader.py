@@ -16,14 +16,16 @@ they equal msg/*.msg), so a pip-installed tool needs no ROS install space.
 """
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Iterator
 
 import numpy as np
+import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin
 from rosbags.rosbag2.storage_mcap import (
     McapReader, decompress, read_exact,
@@ -32,6 +34,7 @@ from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from valence_ros.cdr import EMOTION_PROBABILITIES, VALENCE, VALENCE_STATE
+from valence_ros.core.input_files import MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
@@ -59,6 +62,10 @@ MSG_DEFINITIONS = {
         "int8 state\n"
         "float32 valence\n"),
 }
+
+# metadata.yaml of a long recording is tens of kB; the limit stops a sparse or
+# huge file from being read into memory whole.
+MAX_METADATA_BYTES = 16 * MiB
 
 STORAGE_FORMATS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 
@@ -132,13 +139,36 @@ def _raw_batch(datas, times, topic) -> RawBatch:
                     lengths=lengths, topic=topic, log_ns=np.fromiter(times, dtype=np.int64, count=n))
 
 
+def _check_bag_files(path: Path) -> None:
+    """Refuse, before rosbags opens anything, a bag that is or holds a FIFO, a
+    device or a socket (open() on a FIFO blocks forever) or a metadata.yaml too
+    big to read whole. Stat only, except metadata.yaml (read with a size limit
+    to find the storage files it names)."""
+    try:
+        if check_input_path(path, "bag") == "file":
+            return
+        meta = path / "metadata.yaml"
+        if not os.path.lexists(meta):
+            return   # reported by the caller: not a rosbag2 bag
+        text = read_regular_bytes(meta, "bag metadata", MAX_METADATA_BYTES)
+        try:
+            info = yaml.safe_load(text)["rosbag2_bagfile_information"]
+            names = [PurePath(str(name)).name for name in info["relative_file_paths"]]
+        except Exception:   # malformed metadata: rosbags reports it
+            return
+        for name in names:
+            if os.path.lexists(path / name):
+                check_regular_file(path / name, "bag storage file")
+    except InputFileError as error:
+        raise BagError(str(error)) from None
+
+
 class BagReader:
     """A rosbag2 bag opened for reading (context manager)."""
 
     def __init__(self, path: str | Path):
         path = Path(path)
-        if not path.exists():
-            raise BagError(f"{path}: no such file or directory")
+        _check_bag_files(path)
         if path.is_dir() and not (path / "metadata.yaml").exists():
             raise BagError(f"{path}: not a rosbag2 bag (no metadata.yaml in the directory)")
         if path.is_file() and path.suffix not in (".db3", ".mcap"):

@@ -35,6 +35,7 @@ from typing import Iterator
 import numpy as np
 
 from valence_ros.core.emotions import EMOTIONS
+from valence_ros.core.input_files import InputFileError, open_regular
 from valence_ros.core.labels import canonical_name
 
 __all__ = ["CsvInputError", "CsvBatch", "FaceReaderCsv", "MAX_TIME_NS", "TIME_COLUMNS", "parse_time_ns"]
@@ -43,6 +44,7 @@ TIME_COLUMNS = ("video time", "time", "time_s", "time (s)", "time(s)", "timestam
 FACE_COLUMNS = ("face_id", "face id", "face")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _HEADER_SCAN_LINES = 200
+MAX_LINE_CHARS = 1 << 20   # a FaceReader row is ~200 characters
 # Latest time a ROS stamp holds: sec = 2**31 - 1 (int32), nanosec = 999999999.
 MAX_TIME_NS = 2**31 * 1_000_000_000 - 1
 
@@ -83,21 +85,36 @@ class CsvBatch:
     rejected: dict[str, int]
 
 
+def _rows(reader, path):
+    try:
+        yield from reader
+    except csv.Error as error:   # e.g. a field over csv.field_size_limit()
+        raise CsvInputError(f"{path}: not a readable CSV/TSV export ({error})") from None
+
+
 class FaceReaderCsv:
     """Reads an export in batches; ``labels`` is the emotion column order."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            self._file = open(self.path, newline="", encoding="utf-8-sig", errors="strict")
+            self._file = open_regular(self.path, "CSV file", mode="r", newline="",
+                                      encoding="utf-8-sig", errors="strict")
+        except InputFileError as error:
+            raise CsvInputError(str(error)) from None
+        try:
             head = []
             for _ in range(_HEADER_SCAN_LINES):
-                line = self._file.readline()
+                line = self._readline()
                 if not line:
                     break
                 head.append(line)
         except (OSError, UnicodeDecodeError) as error:
+            self._file.close()
             raise CsvInputError(f"{self.path}: cannot read CSV file ({error})") from None
+        except CsvInputError:
+            self._file.close()
+            raise
         found = None
         for number, line in enumerate(head):
             for delimiter in ("\t", ";", ","):
@@ -134,6 +151,17 @@ class FaceReaderCsv:
         self._rest = head[number + 1:]
         self.decimal_comma = self.delimiter != ","
 
+    def _readline(self) -> str:
+        """One line, at most MAX_LINE_CHARS long (a sparse or binary file has no
+        line breaks: it must not be read into memory whole)."""
+        line = self._file.readline(MAX_LINE_CHARS + 1)
+        if len(line) > MAX_LINE_CHARS:
+            raise CsvInputError(f"{self.path}: a line longer than {MAX_LINE_CHARS} characters; "
+                                f"not a FaceReader-style CSV/TSV export")
+        if "\0" in line:
+            raise CsvInputError(f"{self.path}: holds NUL bytes; not a text (CSV/TSV) file")
+        return line
+
     def close(self) -> None:
         self._file.close()
 
@@ -147,7 +175,8 @@ class FaceReaderCsv:
     def _lines(self) -> Iterator[str]:
         yield from self._rest
         try:
-            yield from self._file
+            while line := self._readline():
+                yield line
         except UnicodeDecodeError as error:
             raise CsvInputError(f"{self.path}: not UTF-8 text ({error})") from None
 
@@ -167,7 +196,7 @@ class FaceReaderCsv:
             stamps, faces, rows, rejected = [], [], [], {}
             return batch
 
-        for cells in reader:
+        for cells in _rows(reader, self.path):
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) < needed:

@@ -15,6 +15,8 @@ from typing import Callable
 
 import rclpy
 
+from valence_ros.core.input_files import InputFileError
+from valence_ros.core.params_file import check_ros_args_files
 from valence_ros.ros.node_parameters import StartupError
 
 EXIT_BAD_CONFIG = 2
@@ -64,8 +66,14 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
     node = None
     executor = None
     try:
+        argv = args if args is not None else sys.argv
+        try:   # before rcl opens them: a FIFO params file blocks rcl forever
+            check_ros_args_files(argv)
+        except InputFileError as error:
+            print(f"{name}: cannot start: {error}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
         try:
-            rclpy.init(args=args if args is not None else sys.argv)
+            rclpy.init(args=argv)
         except Exception as error:  # e.g. a params file that does not parse
             print(f"{name}: cannot start: {' '.join(str(error).split())}", file=sys.stderr)
             return EXIT_BAD_CONFIG
