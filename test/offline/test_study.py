@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +212,59 @@ def test_study_usage_errors_are_one_line(tmp_path, capsys):
     code, _, stderr = run([data / "a", data / "b", "--out", tmp_path / "o", "-q", "--jobs", "0"], capsys)
     assert code == 2 and "--jobs must be at least 1" in stderr
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob("o.tmp-*"))
+
+
+def _study_process(data: Path, out: Path, *extra):
+    return subprocess.Popen([sys.executable, "-P", "-m", "valence_ros.offline.analyze", str(data), "--out", str(out),
+                             "-q", *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _workers(proc) -> list:
+    import psutil
+    try:
+        children = psutil.Process(proc.pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+
+
+def _wait_for_worker(proc, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = _workers(proc)
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError("no worker process appeared")
+
+
+def test_a_worker_that_dies_fails_its_input_only(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a", "b"):
+        write_bag(data / name, "mcap", {"/emotion_probabilities": ep_topic(session(300, faces=(name,)))})
+    proc = _study_process(data, tmp_path / "o", "--jobs", "1")
+    worker = _wait_for_worker(proc)
+    worker.kill()                     # the worker holding input "a" (inputs go in session order)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stderr
+    assert "a: FAILED: the worker process died" in stderr
+    inputs = json.loads((tmp_path / "o" / "study.json").read_text())["inputs"]
+    assert [(e["session"], e["status"]) for e in inputs] == [("a", "failed"), ("b", "ok")]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]
+
+
+def test_sigterm_stops_the_workers_and_leaves_no_output(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a", "b", "c"):
+        write_bag(data / name, "sqlite3", {"/emotion_probabilities": ep_topic(session(300, faces=(name,)))})
+    proc = _study_process(data, tmp_path / "o", "--jobs", "2")
+    worker = _wait_for_worker(proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "terminated; no output written" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob("o.tmp-*"))
+    worker.wait(timeout=10)           # raises if it is still running

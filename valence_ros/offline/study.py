@@ -19,6 +19,7 @@ atomically, like a single-input output directory.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -34,6 +35,14 @@ __all__ = ["run_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
 EXIT_SOME_FAILED = 3
 DEFAULT_STUDY_OUT = "valence_study"
 _SPILL_DIR = ".frames"
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (affinity and cpusets respected)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
 
 
 def _check_out(out: Path, inputs, overwrite: bool) -> None:
@@ -76,6 +85,10 @@ class _Merger:
                 self.episodes.write(self._csv(r.pop("episodes")))
                 for session, face, frames in read_ordered(spill, r.pop("spill_index")):
                     self.parquet.add(session, face, frames)
+            else:   # what a worker that died left behind
+                out = Path(self.tasks[self.next]["out"])
+                for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
+                    shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
             self.next += 1
 
@@ -123,7 +136,7 @@ def run_study(args, params: dict) -> int:
     from valence_ros.offline.report import OutputDir, OutputError
     from valence_ros.offline.study_pool import WorkerPool
 
-    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
     inputs = collect_inputs([Path(p) for p in args.input])
