@@ -1,7 +1,8 @@
 """Per-face tracking: isolation, first frame, expiry, eviction, out-of-order rule."""
 from __future__ import annotations
 
-from valence_ros.core.face_tracker import FaceTracker, TrackerConfig
+from valence_ros.core.face_tracker import (
+    CLOCK_RESET, EVICTED, EXPIRED, SHUTDOWN, FaceTracker, GoneFace, TrackerConfig)
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, StateThresholds
 
 SEC = 1_000_000_000
@@ -41,8 +42,8 @@ def test_expiry_by_timer_and_restart_at_raw():
     t.update("a", 0, 0.9, now_ns=0)
     t.update("b", 0, 0.9, now_ns=1 * SEC)
     assert t.expire(2 * SEC) == []            # exactly face_timeout: still there
-    assert t.expire(2 * SEC + 1) == ["a"]
-    assert len(t) == 1 and t.expired == 1
+    assert t.expire(2 * SEC + 1) == [GoneFace("a", EXPIRED, POSITIVE, 0.9)]
+    assert len(t) == 1 and t.expired == 1 and not t.has_gone
     frame = t.update("a", SEC // 10, -0.9, now_ns=2 * SEC + 2)
     assert frame.valence == -0.9 and frame.state_changed  # fresh filter, first frame
 
@@ -53,6 +54,9 @@ def test_lazy_expiry_in_update():
     frame = t.update("a", SEC // 10, -0.9, now_ns=3 * SEC)  # stamp only 0.1 s later
     assert frame.valence == -0.9 and frame.state_changed
     assert t.expired == 1
+    # The caller announces the gap before the restarted face's new state.
+    assert t.has_gone and t.take_gone() == [GoneFace("a", EXPIRED, POSITIVE, 0.9)]
+    assert not t.has_gone and t.take_gone() == []
 
 
 def test_eviction_bounds_memory_least_recently_seen_first():
@@ -62,9 +66,22 @@ def test_eviction_bounds_memory_least_recently_seen_first():
     t.update("a", 10, 0.0, now_ns=10)          # a is now the most recent
     t.update("d", 11, 0.0, now_ns=11)          # evicts b
     assert sorted(t.face_ids()) == ["a", "c", "d"] and t.evicted == 1
+    assert t.take_gone() == [GoneFace("b", EVICTED, NEUTRAL, 0.0)]
     for i in range(1000):
         t.update(f"x{i}", 100 + i, 0.0, now_ns=100 + i)
+        assert [g.reason for g in t.take_gone()] == [EVICTED]
     assert len(t) == 3 and t.evicted == 1 + 1000
+
+
+def test_forget_all_returns_every_face_least_recently_seen_first():
+    t = tracker()
+    t.update("a", 0, 0.9, now_ns=0)
+    t.update("b", 0, -0.9, now_ns=1)
+    t.update("a", SEC // 10, 0.9, now_ns=2)
+    assert t.forget_all(CLOCK_RESET) == [GoneFace("b", CLOCK_RESET, NEGATIVE, -0.9),
+                                         GoneFace("a", CLOCK_RESET, POSITIVE, 0.9)]
+    assert len(t) == 0 and t.forget_all(SHUTDOWN) == [] and t.expired == 0
+    assert t.update("a", SEC, -0.9, now_ns=3).state_changed, "a restarts at its next frame"
 
 
 def test_out_of_order_frame_counted_and_valence_unchanged():
@@ -86,5 +103,6 @@ def test_reconfigure_applies_and_shrinks():
     t.reconfigure(TrackerConfig(smoothing_time_constant=0.0, face_timeout=3600.0, max_faces=2,
                                 thresholds=StateThresholds(0.5, -0.5, 0.0)))
     assert t.face_ids() == ["f2", "f3"]
+    assert [(g.face_id, g.reason) for g in t.take_gone()] == [("f0", EVICTED), ("f1", EVICTED)]
     frame = t.update("f3", SEC, 0.4, now_ns=10)
     assert frame.valence == 0.4 and frame.state == NEUTRAL  # no smoothing, new thresholds

@@ -3,6 +3,12 @@
 Shared by the live node and the offline analyser so both give the same
 answer for the same frames. `now_ns` is the caller's clock: the node's ROS
 clock live (so sim time works), the frame stamp offline.
+
+Faces that stop being tracked are returned as GoneFace (why, and their last
+valence) so the caller can announce them (the node publishes UNKNOWN): from
+expire() and forget_all(), and, for faces dropped inside update() (a face
+over face_timeout seen again before expire() ran, or evicted beyond
+max_faces), from take_gone().
 """
 from __future__ import annotations
 
@@ -11,6 +17,12 @@ from typing import NamedTuple
 
 from valence_ros.core.smoothing import ExponentialSmoother
 from valence_ros.core.valence_state import StateThresholds, classify, next_state
+
+# Why a face stopped being tracked (GoneFace.reason).
+EXPIRED = "expired"          # no frame for face_timeout
+EVICTED = "evicted"          # dropped to keep at most max_faces
+CLOCK_RESET = "clock_reset"  # the clock jumped back: every face restarts
+SHUTDOWN = "shutdown"        # the node stops
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,13 @@ class TrackedFrame(NamedTuple):
                          # forgotten (face_timeout, max_faces eviction) - a study's episodes end there
 
 
+class GoneFace(NamedTuple):
+    face_id: str
+    reason: str          # EXPIRED, EVICTED, CLOCK_RESET or SHUTDOWN
+    state: int           # its last state
+    valence: float       # its last smoothed valence
+
+
 class _Face:
     __slots__ = ("smoother", "state", "last_seen_ns")
 
@@ -38,12 +57,16 @@ class _Face:
         self.state = 0
         self.last_seen_ns = 0
 
+    def gone(self, face_id: str, reason: str) -> GoneFace:
+        return GoneFace(face_id, reason, self.state, self.smoother.value)
+
 
 class FaceTracker:
     """Tracks every face_id seen within face_timeout; memory is bounded by max_faces."""
 
     def __init__(self, config: TrackerConfig = TrackerConfig()):
         self._faces: dict[str, _Face] = {}  # insertion order = least recently seen first
+        self._gone: list[GoneFace] = []     # dropped inside update(), until take_gone()
         self.expired = 0        # faces forgotten after face_timeout
         self.evicted = 0        # faces dropped to respect max_faces
         self.out_of_order = 0   # frames older than their face's last frame
@@ -67,11 +90,22 @@ class FaceTracker:
         face = self._faces.get(face_id)
         return None if face is None else face.state
 
+    @property
+    def has_gone(self) -> bool:
+        """True when update() dropped faces that take_gone() has not returned yet."""
+        return bool(self._gone)
+
+    def take_gone(self) -> list[GoneFace]:
+        """Faces update() dropped since the last call, oldest first."""
+        gone, self._gone = self._gone, []
+        return gone
+
     def update(self, face_id: str, stamp_ns: int, raw_valence: float, now_ns: int) -> TrackedFrame:
         faces = self._faces
         face = faces.pop(face_id, None)
         if face is not None and now_ns - face.last_seen_ns > self._timeout_ns:
             self.expired += 1
+            self._gone.append(face.gone(face_id, EXPIRED))
             face = None
         if face is None:
             if len(faces) >= self.config.max_faces:
@@ -92,18 +126,25 @@ class FaceTracker:
         faces[face_id] = face  # re-insert: now the most recently seen
         return TrackedFrame(valence, face.state, changed, in_order, new_track)
 
-    def expire(self, now_ns: int) -> list[str]:
-        """Forget faces not seen for more than face_timeout; returns their ids."""
+    def expire(self, now_ns: int) -> list[GoneFace]:
+        """Forget faces not seen for more than face_timeout, oldest first."""
         gone = []
         for face_id, face in self._faces.items():
             if now_ns - face.last_seen_ns <= self._timeout_ns:
                 break  # the rest were seen more recently
-            gone.append(face_id)
-        for face_id in gone:
-            del self._faces[face_id]
+            gone.append(face.gone(face_id, EXPIRED))
+        for g in gone:
+            del self._faces[g.face_id]
         self.expired += len(gone)
         return gone
 
+    def forget_all(self, reason: str) -> list[GoneFace]:
+        """Forget every face (CLOCK_RESET, SHUTDOWN), least recently seen first."""
+        gone = [face.gone(face_id, reason) for face_id, face in self._faces.items()]
+        self._faces.clear()
+        return gone
+
     def _drop_oldest(self) -> None:
-        del self._faces[next(iter(self._faces))]
+        face_id = next(iter(self._faces))
+        self._gone.append(self._faces.pop(face_id).gone(face_id, EVICTED))
         self.evicted += 1

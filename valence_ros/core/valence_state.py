@@ -16,7 +16,10 @@ from dataclasses import dataclass
 NEGATIVE = -1
 NEUTRAL = 0
 POSITIVE = 1
-STATE_NAMES = {NEGATIVE: "NEGATIVE", NEUTRAL: "NEUTRAL", POSITIVE: "POSITIVE"}
+# Not a valence state: the node no longer tracks the face (it left, was evicted, the
+# clock reset or the node stopped). Published so a late joiner never sees a stale state.
+UNKNOWN = 2
+STATE_NAMES = {NEGATIVE: "NEGATIVE", NEUTRAL: "NEUTRAL", POSITIVE: "POSITIVE", UNKNOWN: "UNKNOWN"}
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,10 @@ class OfflinePipeline:
             face_ids = np.asarray(batch.strings, dtype=object)[face].tolist()
         # The node's tracker, frame by frame, in arrival order.
         results = list(map(self.tracker.update, face_ids, stamp_ns.tolist(), raw.tolist(), now_ns.tolist()))
+        # Faces dropped inside update() (evicted, or back after face_timeout): the node
+        # announces them as UNKNOWN on valence_state; the offline outputs carry the
+        # frames' states only (counted in summary.json as expired/evicted faces).
+        self.tracker.take_gone()
         # TrackedFrame = (valence, state, state_changed, in_order, new_track), flattened in one pass
         table = np.fromiter(chain.from_iterable(results), dtype=np.float64, count=5 * k).reshape(k, 5)
         valence = table[:, 0].astype(np.float32)

@@ -14,6 +14,7 @@ import sys
 from typing import Callable
 
 import rclpy
+from rclpy.signals import SignalHandlerOptions
 
 from valence_ros.core.input_files import InputFileError
 from valence_ros.core.params_file import check_ros_args_files
@@ -56,11 +57,16 @@ def spin_until_shutdown(node, executor) -> None:
 
 def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
     """Run one node until SIGINT/SIGTERM. Exit codes: 0 after a signal (also when it
-    comes during startup), 2 for bad configuration (one line on stderr)."""
+    comes during startup), 2 for bad configuration (one line on stderr).
+
+    After a signal the context is still up, so a node with a ``before_exit()``
+    method gets to publish its last words (valence_node: UNKNOWN for every tracked
+    face) before it is destroyed."""
     # A signal only records a stop request: no KeyboardInterrupt can surface in the
     # middle of startup (imports, model load) as a traceback, or be swallowed
-    # by library code. rclpy.init() installs its own handlers, which shut the context
-    # down and then chain to these.
+    # by library code. rclpy's own handlers are not installed (they would shut the
+    # context down at once, before the node could say goodbye); the spin loop
+    # checks the recorded requests every 0.1 s.
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
     node = None
@@ -73,7 +79,7 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
             print(f"{name}: cannot start: {error}", file=sys.stderr)
             return EXIT_BAD_CONFIG
         try:
-            rclpy.init(args=argv)
+            rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
         except Exception as error:  # e.g. a params file that does not parse
             print(f"{name}: cannot start: {' '.join(str(error).split())}", file=sys.stderr)
             return EXIT_BAD_CONFIG
@@ -91,6 +97,9 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
         gc.collect()
         gc.freeze()
         spin_until_shutdown(node, executor)
+        before_exit = getattr(node, "before_exit", None)
+        if before_exit is not None and rclpy.ok(context=node.context):
+            before_exit()
     except KeyboardInterrupt:
         pass
     except Exception:

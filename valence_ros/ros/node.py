@@ -14,7 +14,8 @@ Topics (relative names, so namespaces and remapping work):
   pub  valence                valence_ros/Valence, reliable, volatile, depth 10
   pub  valence_state          valence_ros/ValenceState, reliable, transient local,
                               depth 2 * max_faces (every tracked face's latest state is kept
-                              in that history; see _publish_state)
+                              in that history, UNKNOWN for faces the node stops tracking:
+                              expiry, eviction, clock reset, shutdown; see state_publisher)
   pub  /diagnostics           diagnostic_msgs/DiagnosticArray every diagnostics_period
                               (steady clock)
 
@@ -29,8 +30,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections import OrderedDict
-from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockChange, ClockType, JumpThreshold
@@ -42,12 +41,13 @@ from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import Float32MultiArray, Header
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.core.face_tracker import FaceTracker
+from valence_ros.core.face_tracker import CLOCK_RESET, SHUTDOWN, FaceTracker
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import run_node
+from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
     changed_values,
@@ -101,8 +101,6 @@ class ValenceNode(Node):
         # --- counters (plain ints; read by the diagnostics timer) -----------------------
         self._n_in = 0
         self._n_out = 0
-        self._n_state = 0
-        self._n_refresh = 0
         self._n_clock_resets = 0
         self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
         self._latencies: list[int] = []
@@ -117,20 +115,13 @@ class ValenceNode(Node):
         self._last_label_map = self._labels.default
 
         # --- publishers -----------------------------------------------------------------
-        # Late-joining behaviour trees get each face's current state from the
-        # transient-local history; _publish_state keeps every tracked face's latest
-        # message inside it, which needs more than max_faces slots.
-        self._state_depth = 2 * int(values["max_faces"])
         self._valence_pub = self.create_publisher(_msg_types()[1], "valence", 10)
-        self._state_pub = self.create_publisher(
-            _msg_types()[2], "valence_state",
-            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self._state_depth,
-                       reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        # Late-joining behaviour trees get each face's current state (or UNKNOWN)
+        # from the transient-local history; see state_publisher.
+        self._states = StatePublisher(self, _msg_types()[2], int(values["max_faces"]),
+                                      is_tracked=lambda face_id: self._tracker.state_of(face_id) is not None)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
-        # face_id -> (sequence number, last ValenceState message), oldest first.
-        self._state_history: OrderedDict[str, tuple[int, Any]] = OrderedDict()
 
         # --- input ----------------------------------------------------------------------
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
@@ -230,7 +221,10 @@ class ValenceNode(Node):
             # The node clock; without sim time that is the system clock, read
             # directly (3 us cheaper than Clock.now()).
             now_ns = self._clock.now().nanoseconds if self._sim_time else time.time_ns()
-        frame = self._tracker.update(face_id, stamp_ns, raw, now_ns)
+        tracker = self._tracker
+        frame = tracker.update(face_id, stamp_ns, raw, now_ns)
+        if tracker.has_gone:  # evicted, or this face itself over face_timeout: UNKNOWN first
+            self._states.announce_gone(tracker.take_gone())
         out = self._valence_msg
         out.header = header
         out.face_id = face_id
@@ -239,31 +233,9 @@ class ValenceNode(Node):
         self._valence_pub.publish(out)
         self._n_out += 1
         if frame.state_changed:
-            self._publish_state(header, face_id, frame.state, frame.valence)
+            self._states.publish(header, face_id, frame.state, frame.valence)
         if len(self._latencies) < _MAX_LATENCY_SAMPLES:
             self._latencies.append(time.perf_counter_ns() - t0)
-
-    def _publish_state(self, header, face_id: str, state: int, valence: float) -> None:
-        msg = _msg_types()[2](header=header, face_id=face_id, state=state, valence=valence)
-        history = self._state_history
-        history.pop(face_id, None)
-        # Keep each tracked face's latest state among the last `depth` messages
-        # (the transient-local history a late joiner receives): a face whose message
-        # is about to fall out is re-sent unchanged first. At most max_faces faces
-        # are tracked and depth = 2 * max_faces, so this ends and is rare.
-        while history:
-            old_face, (seq, old_msg) = next(iter(history.items()))
-            if seq > self._n_state + 1 - self._state_depth:
-                break
-            del history[old_face]
-            if self._tracker.state_of(old_face) is not None:
-                self._state_pub.publish(old_msg)
-                self._n_state += 1
-                self._n_refresh += 1
-                history[old_face] = (self._n_state, old_msg)
-        self._state_pub.publish(msg)
-        self._n_state += 1
-        history[face_id] = (self._n_state, msg)
 
     def _reject(self, reason: str, face_id: str, detail: str) -> None:
         self._rejects[reason] += 1
@@ -314,9 +286,7 @@ class ValenceNode(Node):
 
     def _expire_faces(self) -> None:
         if len(self._tracker):
-            gone = self._tracker.expire(self._clock.now().nanoseconds)
-            for face_id in gone:
-                self._state_history.pop(face_id, None)
+            self._states.announce_gone(self._tracker.expire(self._clock.now().nanoseconds))
 
     def _on_clock_jump(self, jump) -> None:
         switched = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED,
@@ -325,8 +295,16 @@ class ValenceNode(Node):
         if switched or jump.delta.nanoseconds < 0:
             if len(self._tracker):
                 self._n_clock_resets += 1
-                self._tracker.expire(2 ** 62)  # every face restarts at its next frame
-                self._state_history.clear()
+                # every face restarts at its next frame
+                self._states.announce_gone(self._tracker.forget_all(CLOCK_RESET))
+
+    def before_exit(self, timeout_s: float = 1.0) -> None:
+        """Clean shutdown (SIGINT/SIGTERM, context still up): UNKNOWN for every tracked
+        face, then wait up to timeout_s for reliable subscribers to acknowledge it."""
+        gone = self._tracker.forget_all(SHUTDOWN)
+        if gone:
+            self._states.announce_gone(gone)
+            self._states.wait_delivered(timeout_s)
 
 
 
@@ -344,7 +322,7 @@ class ValenceNode(Node):
         status = self._diagnostics.status(
             name=self.get_fully_qualified_name().lstrip("/"),
             hardware_id=self.get_fully_qualified_name(), configuration=configuration,
-            n_in=self._n_in, n_out=self._n_out, n_state=self._n_state, n_refresh=self._n_refresh,
+            n_in=self._n_in, n_out=self._n_out, n_state=self._states.published, n_refresh=self._states.republished,
             rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
             active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
             clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
