@@ -268,3 +268,19 @@ def test_sigterm_stops_the_workers_and_leaves_no_output(tmp_path):
     assert "terminated; no output written" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob("o.tmp-*"))
     worker.wait(timeout=10)           # raises if it is still running
+
+
+def test_a_fifo_among_the_inputs_fails_alone_and_the_folder_search_skips_it(tmp_path, capsys):
+    import os
+    data = tmp_path / "data"
+    data.mkdir()
+    write_bag(data / "a", "mcap", {"/emotion_probabilities": ep_topic(session(30, faces=("a",)))})
+    os.mkfifo(data / "pipe.mcap")
+    code, _, stderr = run([data / "a", data / "pipe.mcap", "--out", tmp_path / "o", "-q", "--jobs", "1"], capsys)
+    assert code == 3, stderr
+    inputs = json.loads((tmp_path / "o" / "study.json").read_text())["inputs"]
+    assert [(e["session"], e["status"]) for e in inputs] == [("a", "ok"), ("pipe", "failed")]
+    assert "pipe.mcap" in inputs[1]["error"]
+    code, _, stderr = run([data, "--out", tmp_path / "o2", "-q", "--jobs", "1"], capsys)
+    assert code == 0, stderr
+    assert [e["session"] for e in json.loads((tmp_path / "o2" / "study.json").read_text())["inputs"]] == ["a"]

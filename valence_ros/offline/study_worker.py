@@ -16,6 +16,7 @@ import resource
 import time
 from pathlib import Path
 
+from valence_ros.core.input_files import InputFileError, check_input_path
 from valence_ros.offline.episodes import EpisodeBuilder
 from valence_ros.offline.errors import AnalyzeError, one_line
 from valence_ros.offline.frames_spill import SpillWriter
@@ -123,8 +124,10 @@ def run_input(task: dict, report_progress) -> dict:
     if task["is_csv"]:
         args.topic = None    # --topic applies to the study's bags
     try:
-        if not path.exists():
-            raise AnalyzeError(f"{path}: no such file or directory")
+        try:   # as a single-input run checks it: FIFOs and devices are refused unopened
+            check_input_path(path, "input")
+        except InputFileError as error:
+            raise AnalyzeError(str(error)) from None
         summary = analyze_input(args, task["params"], path, Path(task["out"]), task["is_csv"],
                                 tap=tap, progress=_Progress(report_progress))
     except Exception as error:   # one bad input must not sink the study
