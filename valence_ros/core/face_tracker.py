@@ -1,7 +1,7 @@
 """Per-face valence state: smoothing filter, discrete state and expiry.
 
 Shared by the live node and the offline analyser so both give the same
-answer for the same frames. `now_ns` is the caller's clock: the node's ROS
+answer for the same frames (state_min_duration debouncing included). `now_ns` is the caller's clock: the node's ROS
 clock live (so sim time works), the frame stamp offline.
 
 Faces that stop being tracked are returned as GoneFace (why, and their last
@@ -31,6 +31,7 @@ class TrackerConfig:
     thresholds: StateThresholds = field(default_factory=StateThresholds)
     face_timeout: float = 2.0              # seconds without frames before a face is forgotten
     max_faces: int = 16                    # bound on tracked faces; the least recently seen goes first
+    state_min_duration: float = 0.0        # seconds of stamp time a new state must be asked for first
 
 
 class TrackedFrame(NamedTuple):
@@ -50,12 +51,14 @@ class GoneFace(NamedTuple):
 
 
 class _Face:
-    __slots__ = ("smoother", "state", "last_seen_ns")
+    __slots__ = ("smoother", "state", "last_seen_ns", "pending", "pending_since_ns")
 
     def __init__(self, time_constant: float):
         self.smoother = ExponentialSmoother(time_constant)
         self.state = 0
         self.last_seen_ns = 0
+        self.pending = 0            # the state the hysteresis asks for (== state: no change pending)
+        self.pending_since_ns = 0   # stamp of the first frame of the current request
 
     def gone(self, face_id: str, reason: str) -> GoneFace:
         return GoneFace(face_id, reason, self.state, self.smoother.value)
@@ -75,6 +78,7 @@ class FaceTracker:
     def reconfigure(self, config: TrackerConfig) -> None:
         self.config = config
         self._timeout_ns = int(round(config.face_timeout * 1e9))
+        self._min_duration_ns = int(round(config.state_min_duration * 1e9))
         for face in self._faces.values():
             face.smoother.time_constant = config.smoothing_time_constant
         while len(self._faces) > config.max_faces:
@@ -112,7 +116,7 @@ class FaceTracker:
                 self._drop_oldest()
             face = _Face(self.config.smoothing_time_constant)
             valence, in_order = face.smoother.update(stamp_ns, raw_valence)
-            face.state = classify(valence, self.config.thresholds)
+            face.state = face.pending = classify(valence, self.config.thresholds)
             changed = new_track = True
         else:
             valence, in_order = face.smoother.update(stamp_ns, raw_valence)
@@ -120,11 +124,25 @@ class FaceTracker:
                 self.out_of_order += 1
             state = next_state(face.state, valence, self.config.thresholds)
             changed = state != face.state
-            face.state = state
+            if changed and self._min_duration_ns:
+                changed = self._debounce(face, state, stamp_ns, in_order)
+            else:
+                face.pending = state
+            if changed:
+                face.state = state
             new_track = False
         face.last_seen_ns = now_ns
         faces[face_id] = face  # re-insert: now the most recently seen
         return TrackedFrame(valence, face.state, changed, in_order, new_track)
+
+    def _debounce(self, face: _Face, state: int, stamp_ns: int, in_order: bool) -> bool:
+        """state_min_duration: enter `state` only once the hysteresis has asked for it
+        on every frame for that long (stamp time); a request for another state, or
+        for the current one, starts over. Out-of-order frames never complete one."""
+        if state != face.pending:
+            face.pending = state
+            face.pending_since_ns = stamp_ns
+        return in_order and stamp_ns - face.pending_since_ns >= self._min_duration_ns
 
     def expire(self, now_ns: int) -> list[GoneFace]:
         """Forget faces not seen for more than face_timeout, oldest first."""

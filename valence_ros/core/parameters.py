@@ -67,6 +67,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "How far valence must fall back past a threshold before a state is left "
               "(must be below positive_threshold - negative_threshold).",
               0.0, 2.0, dynamic=True),
+    ParamSpec("state_min_duration", 0.0,
+              "Seconds of header-stamp time the hysteresis must ask for a new state on every frame befo"
+              "re the state changes (debouncing); 0 = at once. A face's first state is immediate.",
+              0.0, 60.0, dynamic=True),
     ParamSpec("face_timeout", 2.0,
               "Seconds (node clock; sim time when use_sim_time) without frames after which a "
               "face is forgotten and its filter restarts.", 0.01, 3600.0, dynamic=True),
@@ -159,6 +163,7 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
         ),
         face_timeout=float(values["face_timeout"]),
         max_faces=int(values["max_faces"]),
+        state_min_duration=float(values["state_min_duration"]),
     )
 
 
