@@ -35,7 +35,8 @@ class DiagnosticsWindow:
                n_in: int, n_out: int, n_state: int, n_refresh: int, rejects: dict[str, int],
                latencies_ns: list[int], out_of_order: int, active_faces: int, expired: int,
                evicted: int, clock_resets: int, unknown_labels: Iterable[str],
-               missing_emotions: Iterable[str]) -> DiagnosticStatus:
+               missing_emotions: Iterable[str],
+               faults: Iterable[tuple[str, int]] = ()) -> DiagnosticStatus:
         now = time.monotonic()
         elapsed = max(now - self._start, 1e-9)
         self._start = now
@@ -82,6 +83,7 @@ class DiagnosticsWindow:
             ("expired_faces", str(expired)),
             ("evicted_faces", str(evicted)),
             ("clock_resets", str(clock_resets)),
+            *((key, str(count)) for key, count in faults),  # survived faults, cumulative
             ("unknown_labels", ",".join(sorted(unknown_labels))),
             ("missing_emotions", ",".join(sorted(missing_emotions))),
         ]

@@ -4,6 +4,18 @@ Executor: rclpy's EventsExecutor driven by spin_once(timeout_sec=0.1) (its spin(
 hangs in the Kilted pip wheels); see bench/bench_node_latency.py for the measured
 comparison with SingleThreadedExecutor. VALENCE_NODE_EXECUTOR=single selects the
 latter.
+
+A callback that raises (rclpy's own, e.g. its parameter services on a request with
+an unknown parameter type, or ours) never ends the process: spin_until_shutdown
+catches what escapes spin_once, counts it (CallbackErrors) and carries on. The
+try/except sits around spin_once, not inside each callback, so the per-frame path
+pays nothing for it.
+
+Signals: SIGINT and SIGTERM only record a stop request, from the executable's first
+line on (the generated wrapper installs a recorder before the imports and hands its
+list over with adopt_stop_requests), while spinning (rclpy installs no handlers), to
+teardown, where further signals are ignored (see _ignore_stop_signals). Every path
+ends with exit 0 and no traceback.
 """
 from __future__ import annotations
 
@@ -11,10 +23,12 @@ import gc
 import os
 import signal
 import sys
+import time
 from typing import Callable
 
 import rclpy
 from rclpy.signals import SignalHandlerOptions
+import rclpy.logging
 
 from valence_ros.core.input_files import InputFileError
 from valence_ros.core.params_file import check_ros_args_files
@@ -22,6 +36,7 @@ from valence_ros.ros.node_parameters import StartupError
 
 EXIT_BAD_CONFIG = 2
 EXECUTOR_ENV = "VALENCE_NODE_EXECUTOR"  # "events" (default) or "single"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def make_executor(kind: str | None = None):
@@ -36,7 +51,34 @@ def make_executor(kind: str | None = None):
     return EventsExecutor()
 
 
-# Signals received since run_node() started (SIGINT/SIGTERM only record a stop request).
+class CallbackErrors:
+    """Exceptions that escaped a callback: counted, logged at most once per `period`
+    seconds (with how many were not logged), never fatal."""
+
+    def __init__(self, logger, period: float = 5.0):
+        self._logger = logger
+        self._period = period
+        self._last_log = -float("inf")
+        self._unlogged = 0
+        self.count = 0
+
+    def record(self, error: BaseException) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self._last_log < self._period:
+            self._unlogged += 1
+            return
+        self._last_log = now
+        more = f", {self._unlogged} more since the last report" if self._unlogged else ""
+        self._unlogged = 0
+        detail = " ".join(str(error).split())[:300]
+        self._logger.error(
+            f"a callback raised {type(error).__name__}: {detail}; the node carries on "
+            f"({self.count} so far{more}; diagnostics: callback_errors)")
+
+
+# Stop requests (signal numbers) since the process started. The executable's wrapper
+# may hand over the list its early recorder appends to (adopt_stop_requests).
 _stop_signals: list[int] = []
 
 
@@ -44,20 +86,63 @@ def _request_stop(signum, frame) -> None:
     _stop_signals.append(signum)
 
 
+def adopt_stop_requests(requests: list[int]) -> None:
+    """Use `requests`, the list the wrapper's early SIGINT/SIGTERM recorder appends to,
+    as this module's stop requests: none that arrives before run_node() is lost."""
+    global _stop_signals
+    requests.extend(_stop_signals)
+    _stop_signals = requests
+
+
+def _ignore_stop_signals() -> None:
+    """From teardown on, SIGINT/SIGTERM are ignored. A Python handler would not do:
+    interpreter finalisation resets Python-level handlers to SIG_DFL while Fast DDS is
+    still tearing down (~100 ms), so the second Ctrl-C of `ros2 launch` killed the
+    process (exit -2). SIG_IGN survives finalisation. Launch still ends a hung
+    teardown with SIGKILL after its timeout."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def spin_until_shutdown(node, executor) -> None:
-    """spin_once loop (EventsExecutor.spin() hangs in these wheels); returns on shutdown."""
+    """spin_once loop (EventsExecutor.spin() hangs in these wheels); returns on shutdown.
+    An exception out of a callback is recorded in node.callback_errors (a
+    CallbackErrors, created here if the node has none) and spinning goes on."""
     from rclpy.executors import ExternalShutdownException
+    errors = getattr(node, "callback_errors", None) or CallbackErrors(node.get_logger())
     executor.add_node(node)
-    try:
-        while rclpy.ok(context=node.context) and not _stop_signals:
+    while rclpy.ok(context=node.context) and not _stop_signals:
+        try:
             executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        except (KeyboardInterrupt, ExternalShutdownException):
+            return
+        except Exception as error:  # noqa: BLE001 - any callback's failure, see the docstring
+            if _stop_signals or not rclpy.ok(context=node.context):
+                return  # rclpy raising because a signal shut it down meanwhile
+            errors.record(error)
+
+
+def _init_rclpy(args) -> None:
+    """rclpy.init(args), without rclpy's signal handlers (see run_node), with rcl's
+    own logger silenced meanwhile: for a params file
+    or argument that does not parse, rcl logs "Failed to parse global arguments"
+    before raising; the caller prints the one line that explains it."""
+    rclpy.logging.set_logger_level("rcl", rclpy.logging.LoggingSeverity.FATAL)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    finally:
+        rclpy.logging.set_logger_level("rcl", rclpy.logging.LoggingSeverity.UNSET)
+
+
+def _init_error_line(error: Exception) -> str:
+    if type(error).__name__ == "UnknownROSArgsError":  # str(): only the list of arguments
+        return f"unknown ROS argument(s) {error}"
+    return " ".join(str(error).split())
 
 
 def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
     """Run one node until SIGINT/SIGTERM. Exit codes: 0 after a signal (also when it
-    comes during startup), 2 for bad configuration (one line on stderr).
+    comes during startup or teardown), 2 for bad configuration (one line on stderr).
 
     After a signal the context is still up, so a node with a ``before_exit()``
     method gets to publish its last words (valence_node: UNKNOWN for every tracked
@@ -67,8 +152,8 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
     # by library code. rclpy's own handlers are not installed (they would shut the
     # context down at once, before the node could say goodbye); the spin loop
     # checks the recorded requests every 0.1 s.
-    signal.signal(signal.SIGINT, _request_stop)
-    signal.signal(signal.SIGTERM, _request_stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _request_stop)
     node = None
     executor = None
     try:
@@ -79,9 +164,11 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
             print(f"{name}: cannot start: {error}", file=sys.stderr)
             return EXIT_BAD_CONFIG
         try:
-            rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+            _init_rclpy(argv)
         except Exception as error:  # e.g. a params file that does not parse
-            print(f"{name}: cannot start: {' '.join(str(error).split())}", file=sys.stderr)
+            if _stop_signals:
+                return 0
+            print(f"{name}: cannot start: {_init_error_line(error)}", file=sys.stderr)
             return EXIT_BAD_CONFIG
         try:
             node = make_node()
@@ -112,4 +199,5 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        _ignore_stop_signals()
     return 0

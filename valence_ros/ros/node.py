@@ -45,8 +45,9 @@ from valence_ros.core.face_tracker import CLOCK_RESET, SHUTDOWN, FaceTracker
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
+from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
-from valence_ros.ros.executor import run_node
+from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
@@ -76,6 +77,10 @@ class ValenceNode(Node):
         self._values = values
         self._sum_tolerance = float(values["sum_tolerance"])
         self._warn_period = float(values["warning_throttle_period"])
+        # Faults that must not end the process: /clock values rclpy rejects, and any
+        # exception escaping a callback (counted by the spin loop, see executor).
+        self._clock_guard = ClockGuard(self, self._warn_period)
+        self.callback_errors = CallbackErrors(self.get_logger(), self._warn_period)
 
         # --- model (shipped weights: numpy only; a model_path file imports torch
         # here, once, for loading only) -----------------------------------------------
@@ -326,7 +331,9 @@ class ValenceNode(Node):
             rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
             active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
             clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
-            missing_emotions=self._missing_emotions)
+            missing_emotions=self._missing_emotions,
+            faults=[("clock_rejected", self._clock_guard.rejected),
+                    ("callback_errors", self.callback_errors.count)])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._clock.now().to_msg()
         self._diag_pub.publish(array)

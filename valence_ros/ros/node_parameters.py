@@ -143,7 +143,7 @@ def check_set_request(values: dict[str, Any], parameters: list[Parameter]) -> Se
         pending[spec.name] = parameter.value
     try:
         check_thresholds(pending["positive_threshold"], pending["negative_threshold"],
-                         pending["hysteresis"])
+                         pending["hysteresis"], changed=[p.name for p in parameters])
     except ParameterError as error:
         return SetParametersResult(successful=False, reason=str(error))
     return SetParametersResult(successful=True)
