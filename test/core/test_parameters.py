@@ -229,3 +229,37 @@ def test_load_params_file_errors_name_the_parameter(tmp_path, text, name):
 def test_load_params_file_missing_file(tmp_path):
     with pytest.raises(ParameterError, match="params_file"):
         load_params_file(tmp_path / "nope.yaml")
+
+
+def test_cross_check_names_the_parameter_that_was_set():
+    # Issue 11, defect 7: a set request naming only positive_threshold was refused
+    # naming negative_threshold, which the user had not touched.
+    cases = [
+        ((-0.5, -0.3, 0.1), ["positive_threshold"], "'positive_threshold' = -0.5",
+         "above negative_threshold (-0.3)"),
+        ((0.3, 0.4, 0.1), ["negative_threshold"], "'negative_threshold' = 0.4",
+         "below positive_threshold (0.3)"),
+        ((0.3, -0.3, 0.7), ["hysteresis"], "'hysteresis' = 0.7",
+         "below positive_threshold - negative_threshold (0.6)"),
+        ((0.05, -0.3, 0.4), ["positive_threshold"], "'positive_threshold' = 0.05",
+         "above negative_threshold + hysteresis (0.1)"),
+        ((0.3, 0.0, 0.4), ["negative_threshold"], "'negative_threshold' = 0.0",
+         "below positive_threshold - hysteresis (-0.1)"),
+        # Both thresholds in one request: the lower one is named, as without `changed`.
+        ((0.0, 0.2, 0.1), ["positive_threshold", "negative_threshold"], "'negative_threshold' = 0.2",
+         "below positive_threshold (0.0)"),
+    ]
+    for (positive, negative, hysteresis), changed, named, why in cases:
+        with pytest.raises(ParameterError) as error:
+            check_thresholds(positive, negative, hysteresis, changed=changed)
+        assert named in str(error.value) and why in str(error.value), (changed, str(error.value))
+        assert error.value.name in changed
+
+
+def test_startup_cross_check_names_a_value_the_user_gave():
+    with pytest.raises(ParameterError) as error:
+        validate_parameters({"positive_threshold": -0.5})
+    assert error.value.name == "positive_threshold"
+    with pytest.raises(ParameterError) as error:
+        validate_parameters({"negative_threshold": 0.25, "hysteresis": 0.1})
+    assert error.value.name == "negative_threshold"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from valence_ros.core.face_tracker import TrackerConfig
 from valence_ros.core.labels import LabelError, resolve_labels
@@ -131,21 +131,46 @@ def validate_parameters(values: dict[str, Any]) -> dict[str, Any]:
     merged = {**DEFAULTS, **{k: v for k, v in values.items() if k in SPECS}}
     for name, value in merged.items():
         check_parameter(name, value)
-    check_thresholds(merged["positive_threshold"], merged["negative_threshold"], merged["hysteresis"])
+    given = {name for name, value in values.items() if name in SPECS and value != DEFAULTS[name]}
+    check_thresholds(merged["positive_threshold"], merged["negative_threshold"], merged["hysteresis"],
+                     changed=given)
     return merged
 
 
-def check_thresholds(positive: float, negative: float, hysteresis: float) -> None:
+def check_thresholds(positive: float, negative: float, hysteresis: float,
+                     changed: Collection[str] = ()) -> None:
     """Cross-checks: thresholds ordered, and hysteresis narrower than the neutral band,
-    so that valence beyond the opposite threshold always leaves a state."""
+    so that valence beyond the opposite threshold always leaves a state.
+
+    `changed`: the names the user set (a runtime request, or values that differ from
+    the defaults). The error names one of them, with the bound the others impose, so
+    `ros2 param set ... positive_threshold -0.5` is refused naming positive_threshold,
+    not the negative_threshold the user did not touch. Without `changed` (or when it
+    does not decide), negative_threshold resp. hysteresis is named, as before."""
+    changed = set(changed)
     if not negative < positive:
+        if "positive_threshold" in changed and "negative_threshold" not in changed:
+            raise ParameterError("positive_threshold", positive,
+                                 f"{SPECS['positive_threshold'].allowed()} and above "
+                                 f"negative_threshold ({negative})")
         raise ParameterError("negative_threshold", negative,
                              f"{SPECS['negative_threshold'].allowed()} and below "
                              f"positive_threshold ({positive})")
     if not hysteresis < positive - negative:
-        raise ParameterError("hysteresis", hysteresis,
-                             f"{SPECS['hysteresis'].allowed()} and below positive_threshold - "
-                             f"negative_threshold ({positive - negative:g})")
+        if "hysteresis" in changed or not changed & {"positive_threshold", "negative_threshold"}:
+            raise ParameterError("hysteresis", hysteresis,
+                                 f"{SPECS['hysteresis'].allowed()} and below positive_threshold - "
+                                 f"negative_threshold ({positive - negative:g})")
+        # A threshold moved and narrowed the neutral band below the hysteresis.
+        if "positive_threshold" in changed:
+            raise ParameterError("positive_threshold", positive,
+                                 f"{SPECS['positive_threshold'].allowed()} and above negative_threshold "
+                                 f"+ hysteresis ({negative + hysteresis:g}): the band between the "
+                                 f"thresholds must be wider than the hysteresis ({hysteresis:g})")
+        raise ParameterError("negative_threshold", negative,
+                             f"{SPECS['negative_threshold'].allowed()} and below positive_threshold "
+                             f"- hysteresis ({positive - hysteresis:g}): the band between the "
+                             f"thresholds must be wider than the hysteresis ({hysteresis:g})")
 
 
 def input_labels_of(values: dict[str, Any]) -> list[str]:
