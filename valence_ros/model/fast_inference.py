@@ -39,6 +39,7 @@ from valence_ros.model.weights_file import (
     config_beside,
     layer_shapes,
     read_config,
+    check_weights_size,
     read_weights_bytes,
     weights_path_kind,
 )
@@ -188,10 +189,12 @@ class FastRegressor:
             return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
         p = Path(path).expanduser()
         # FIFOs, devices and sockets are refused here, before anything opens them.
-        if weights_path_kind(p) == "file" and p.suffix == ".safetensors":
-            data = read_weights_bytes(p)
-            if _fits_strict_layout(data, config_beside(p)):
-                return cls.load_safetensors(p, data=data)
+        if weights_path_kind(p) == "file":
+            check_weights_size(p)   # before torch is imported for a file that cannot load
+            if p.suffix == ".safetensors":
+                data = read_weights_bytes(p)
+                if _fits_strict_layout(data, config_beside(p)):
+                    return cls.load_safetensors(p, data=data)
         try:
             from valence_ros.model.mlp import load_regressor
         except ImportError as exc:

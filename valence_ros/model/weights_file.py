@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.core.input_files import MiB, InputFileError, check_input_path, read_regular_bytes
+from valence_ros.core.input_files import (
+    MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes,
+)
 
 DEFAULT_CONFIG = {"input_size": NUM_EMOTIONS, "hidden_sizes": [64, 32], "output_size": 1}
 # The shipped model is 11 kB; the limits only stop a huge or sparse file from
@@ -29,6 +31,14 @@ def weights_path_kind(path) -> str:
     ModelLoadError, raised before anything opens the path."""
     try:
         return check_input_path(path, "weights path")
+    except InputFileError as error:
+        raise ModelLoadError(str(error)) from None
+
+
+def check_weights_size(path) -> None:
+    """A regular file within MAX_WEIGHTS_BYTES (stat only), else ModelLoadError."""
+    try:
+        check_regular_file(path, "weights file", MAX_WEIGHTS_BYTES)
     except InputFileError as error:
         raise ModelLoadError(str(error)) from None
 
