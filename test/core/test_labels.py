@@ -126,3 +126,56 @@ def test_cache_is_bounded():
 def test_bad_default_labels_raise():
     with pytest.raises(LabelError):
         LabelMapCache(["nothing", "known"])
+
+
+# --- bounds (issue 11, defect 2: 120 lists of 1,000 labels x 1 kB grew the node by 370 MB)
+def _largest_allowed_list(seed: int) -> list[str]:
+    """MAX_LABELS labels of MAX_LABEL_LENGTH 4-byte characters, one of them known."""
+    from valence_ros.core.labels import MAX_LABEL_LENGTH, MAX_LABELS
+    wide = "\U0001F600"
+    return ["happy"] + [f"{seed}:{k}:".ljust(MAX_LABEL_LENGTH, wide) for k in range(MAX_LABELS - 1)]
+
+
+def test_oversized_label_lists_are_refused_with_a_reason_and_never_cached():
+    from valence_ros.core.labels import MAX_LABEL_LENGTH, MAX_LABELS
+    cache = LabelMapCache()
+    too_many = ["happy"] + [f"x{k}" for k in range(MAX_LABELS)]
+    too_long = ["happy", "y" * (MAX_LABEL_LENGTH + 1)]
+    with pytest.raises(LabelError, match=f"{MAX_LABELS + 1} labels .*at most {MAX_LABELS}"):
+        cache.get(too_many)
+    with pytest.raises(LabelError, match=f"position 1 has {MAX_LABEL_LENGTH + 1} characters"):
+        cache.get(too_long)
+    huge = ["z" * 1000] * 1000
+    with pytest.raises(LabelError) as error:
+        cache.get(huge)
+    assert len(str(error.value)) < 600, "the reason previews the list, never prints it whole"
+    assert len(cache) == 0
+    # The largest allowed list is accepted and cached.
+    assert cache.get(_largest_allowed_list(0)).unknown and len(cache) == 1
+
+
+def test_describe_labels_is_bounded():
+    from valence_ros.core.labels import describe_labels
+    assert describe_labels(["happy", "sad"]) == "['happy', 'sad']"
+    text = describe_labels(["\u00e9" * 10_000] * 10_000)
+    assert len(text) < 450 and text.endswith("(+9990 more)]")
+
+
+def test_label_cache_memory_stays_below_the_stated_bound():
+    import tracemalloc
+    from valence_ros.core.labels import LABEL_CACHE_BOUND_BYTES
+    tracemalloc.start()
+    try:
+        cache = LabelMapCache()
+        before = tracemalloc.get_traced_memory()[0]
+        peak_held = 0
+        for seed in range(3 * LabelMapCache.MAX_ENTRIES):  # cycles through the bound 3 times
+            labels = _largest_allowed_list(seed)
+            cache.get(labels)
+            del labels
+            peak_held = max(peak_held, tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+    assert len(cache) <= LabelMapCache.MAX_ENTRIES
+    assert peak_held <= LABEL_CACHE_BOUND_BYTES, (peak_held, LABEL_CACHE_BOUND_BYTES)
+    assert peak_held > LABEL_CACHE_BOUND_BYTES / 4, "the bound is not wildly loose"

@@ -44,8 +44,42 @@ LABEL_PRESETS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Bounds on one label list (issue 11): FER models name 7-8 classes in a few
+# characters. A list beyond them is refused with a reason and never cached, so the
+# label cache holds at most LabelMapCache.MAX_ENTRIES lists of at most MAX_LABELS
+# labels of at most MAX_LABEL_LENGTH characters (see LABEL_CACHE_BOUND_BYTES), and
+# every message about labels shows a bounded preview (describe_labels), never a
+# publisher's whole list.
+MAX_LABELS = 64
+MAX_LABEL_LENGTH = 64  # characters
+_PREVIEW_LABELS = 10
+_PREVIEW_LENGTH = 24
+
+
 class LabelError(ValueError):
     """A label list that cannot be mapped onto the canonical emotions."""
+
+
+def describe_labels(labels: Sequence) -> str:
+    """A bounded, printable preview of a label list: at most 10 labels of at most 24
+    characters each (~400 characters), with how many were left out."""
+    shown = []
+    for label in list(labels[:_PREVIEW_LABELS]):
+        text = label if isinstance(label, str) else repr(label)
+        shown.append(repr(text[:_PREVIEW_LENGTH] + "...") if len(text) > _PREVIEW_LENGTH else repr(text))
+    more = f", ... (+{len(labels) - _PREVIEW_LABELS} more)" if len(labels) > _PREVIEW_LABELS else ""
+    return "[" + ", ".join(shown) + more + "]"
+
+
+def check_label_bounds(labels: Sequence) -> None:
+    """LabelError unless the list has at most MAX_LABELS labels of at most
+    MAX_LABEL_LENGTH characters each."""
+    if len(labels) > MAX_LABELS:
+        raise LabelError(f"{len(labels)} labels {describe_labels(labels)}; at most {MAX_LABELS} are accepted")
+    for position, label in enumerate(labels):
+        if isinstance(label, str) and len(label) > MAX_LABEL_LENGTH:
+            raise LabelError(f"label at position {position} has {len(label)} characters "
+                             f"({describe_labels([label])[1:-1]}); at most {MAX_LABEL_LENGTH} are accepted")
 
 
 def canonical_name(label: str) -> str | None:
@@ -93,6 +127,7 @@ def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMa
     labels = expand_preset(tuple(labels)) if allow_preset else tuple(labels)
     if not labels:
         labels = EMOTIONS
+    check_label_bounds(labels)
     source, target, unknown = [], [], []
     seen: dict[str, str] = {}
     for position, label in enumerate(labels):
@@ -111,7 +146,7 @@ def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMa
         target.append(EMOTIONS.index(name))
     if not source:
         raise LabelError(
-            f"none of the labels {list(labels)} is a known emotion "
+            f"none of the labels {describe_labels(labels)} is a known emotion "
             f"(known: {sorted(ALIASES)})")
     missing = tuple(e for e in EMOTIONS if e not in seen)
     is_identity = len(labels) == len(EMOTIONS) and source == target == list(range(len(EMOTIONS)))
@@ -134,8 +169,10 @@ def resolve_labels(labels: Iterable[str], allow_preset: bool = False) -> LabelMa
 class LabelMapCache:
     """Memoises resolve_labels per distinct label tuple (messages repeat them).
 
-    Bounded: a publisher cycling through label lists cannot grow it without
-    limit. Unresolvable label lists are cached too, as their LabelError.
+    Bounded in entries and in bytes: a publisher cycling through label lists
+    cannot grow it without limit (MAX_ENTRIES, then it starts over), and a list
+    beyond MAX_LABELS / MAX_LABEL_LENGTH is refused uncached. Unresolvable label
+    lists within the bounds are cached too, as their LabelError.
     """
 
     MAX_ENTRIES = 64
@@ -151,9 +188,12 @@ class LabelMapCache:
         """
         if not labels:
             return self.default
+        if len(labels) > MAX_LABELS:  # before building a key from a hostile list
+            check_label_bounds(labels)
         key = tuple(labels)
         found = self._maps.get(key)
         if found is None:
+            check_label_bounds(key)  # refused here is never cached
             if len(self._maps) >= self.MAX_ENTRIES:
                 self._maps.clear()
             try:
@@ -167,3 +207,12 @@ class LabelMapCache:
 
     def __len__(self) -> int:
         return len(self._maps)
+
+
+# What LabelMapCache can hold at most, in bytes (CPython 3.11, 64-bit): MAX_ENTRIES
+# keys of MAX_LABELS str objects of MAX_LABEL_LENGTH characters at up to 4 bytes
+# each (+ 80 bytes of object header), the key tuples, and per entry a LabelMap with
+# its two index arrays and an itemgetter (~2 KB). test_labels checks it against
+# tracemalloc for a cache filled with the largest lists allowed.
+LABEL_CACHE_BOUND_BYTES = LabelMapCache.MAX_ENTRIES * (
+    MAX_LABELS * (MAX_LABEL_LENGTH * 4 + 80) + (56 + 8 * MAX_LABELS) + 2048)

@@ -42,7 +42,7 @@ from std_msgs.msg import Float32MultiArray, Header
 
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.face_tracker import CLOCK_RESET, SHUTDOWN, FaceTracker
-from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache
+from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache, describe_labels
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.ros.clock_guard import ClockGuard
@@ -61,7 +61,12 @@ NODE_NAME = "valence_node"
 
 # Node-level reject reason on top of preprocessing's: the model returned NaN/inf
 # (only possible with broken weights); the frame is dropped, never published.
-NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output",)
+NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long")
+
+# A face_id or header.frame_id longer than this is refused (id_too_long): each
+# tracked face keeps its id, and its latest ValenceState (id and header) stays in
+# the latched history, so this bounds what max_faces faces can hold (issue 11).
+MAX_ID_LENGTH = 256  # characters
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
 _MAX_WARNED_LABEL_SETS = 256
@@ -111,7 +116,7 @@ class ValenceNode(Node):
         self._latencies: list[int] = []
         self._last_warn = dict.fromkeys(NODE_REJECT_REASONS, -math.inf)
         self._warn_suppressed = dict.fromkeys(NODE_REJECT_REASONS, 0)
-        self._warned_label_sets: set[tuple[str, ...]] = set()
+        self._warned_label_sets: set[int] = set()
         self._last_label_map: LabelMap | None = None
         self._unknown_labels: set[str] = set()
         self._last_label_warn = -math.inf
@@ -191,6 +196,11 @@ class ValenceNode(Node):
     def _on_probabilities(self, msg) -> None:
         t0 = time.perf_counter_ns()
         self._n_in += 1
+        if len(msg.face_id) > MAX_ID_LENGTH or len(msg.header.frame_id) > MAX_ID_LENGTH:
+            self._reject("id_too_long", msg.face_id,
+                         f"face_id has {len(msg.face_id)} characters, header.frame_id "
+                         f"{len(msg.header.frame_id)}; at most {MAX_ID_LENGTH} each")
+            return
         try:
             label_map = self._labels.get(msg.labels)
         except LabelError as error:
@@ -253,7 +263,7 @@ class ValenceNode(Node):
         self._last_warn[reason] = now
         more = f" ({suppressed} more since the last warning)" if suppressed else ""
         self.get_logger().warning(
-            f"dropped a frame (face_id {face_id!r}): {reason}"
+            f"dropped a frame (face_id {describe_labels([face_id])[1:-1]}): {reason}"
             f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
 
     def _check_label_map(self, label_map: LabelMap, origin: str) -> None:
@@ -263,10 +273,12 @@ class ValenceNode(Node):
         if len(self._unknown_labels) < _MAX_LISTED_LABELS:  # bounded: publishers may cycle names
             self._unknown_labels.update(label_map.unknown[:_MAX_LISTED_LABELS - len(self._unknown_labels)])
         self._missing_emotions.update(label_map.missing)  # at most the 7 canonical names
-        if label_map.labels in self._warned_label_sets:
+        # Remembered by hash: the set stays a few kB whatever the lists' size.
+        fingerprint = hash(label_map.labels)
+        if fingerprint in self._warned_label_sets:
             return
         if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
-            self._warned_label_sets.add(label_map.labels)
+            self._warned_label_sets.add(fingerprint)
         else:  # beyond the bound, label warnings are throttled like rejects
             now = time.monotonic()
             if now - self._last_label_warn < self._warn_period:
@@ -274,11 +286,11 @@ class ValenceNode(Node):
             self._last_label_warn = now
         parts = []
         if label_map.unknown:
-            parts.append(f"label(s) {list(label_map.unknown)} unknown to the model: their "
+            parts.append(f"label(s) {describe_labels(label_map.unknown)} unknown to the model: their "
                          f"probability is dropped and the rest renormalised")
         if label_map.missing:
             parts.append(f"emotion(s) {list(label_map.missing)} missing: they count as 0")
-        self.get_logger().warning(f"{origin} {list(label_map.labels)}: " + "; ".join(parts))
+        self.get_logger().warning(f"{origin} {describe_labels(label_map.labels)}: " + "; ".join(parts))
 
     # ------------------------------------------------------------------ timers
 
