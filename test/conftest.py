@@ -199,10 +199,11 @@ class NodeProcess:
 
 def start_node(params: dict[str, Any] | None = None, *, params_file: Path | str | None = "default",
                remaps: Iterable[str] = (), namespace: str | None = None,
-               env: dict[str, str] | None = None) -> NodeProcess:
+               env: dict[str, str] | None = None, executable: str = "valence_node") -> NodeProcess:
     """Start the installed node like `ros2 launch` would. `params` become `-p` overrides;
-    params_file "default" = the installed config/valence.yaml, None = no file."""
-    exe = require_install()
+    params_file "default" = the installed config/valence.yaml, None = no file;
+    executable: valence_node or valence_lifecycle_node (same directory)."""
+    exe = require_install().with_name(executable)
     args = [str(exe), "--ros-args"]
     if params_file == "default":
         params_file = installed_share_dir() / "config" / "valence.yaml"

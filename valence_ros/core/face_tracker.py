@@ -23,6 +23,8 @@ EXPIRED = "expired"          # no frame for face_timeout
 EVICTED = "evicted"          # dropped to keep at most max_faces
 CLOCK_RESET = "clock_reset"  # the clock jumped back: every face restarts
 SHUTDOWN = "shutdown"        # the node stops
+DEACTIVATED = "deactivated"  # the lifecycle node was deactivated
+LEFT = "left"                # it left the tracked-faces list (ROS4HRI)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,12 @@ class FaceTracker:
         """Forget every face (CLOCK_RESET, SHUTDOWN), least recently seen first."""
         gone = [face.gone(face_id, reason) for face_id, face in self._faces.items()]
         self._faces.clear()
+        return gone
+
+    def forget(self, face_ids, reason: str) -> list[GoneFace]:
+        """Forget these faces now (LEFT); ids not tracked are ignored."""
+        gone = [self._faces.pop(face_id).gone(face_id, reason)
+                for face_id in face_ids if face_id in self._faces]
         return gone
 
     def _drop_oldest(self) -> None:

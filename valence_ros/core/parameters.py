@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from valence_ros.core.face_tracker import TrackerConfig
+from valence_ros.core.hri_expression import DEFAULT_TOPIC_PATTERN, pattern_problem
 from valence_ros.core.labels import LabelError, resolve_labels
 from valence_ros.core.params_file import ParamsFileError, read_node_parameters
 from valence_ros.core.valence_state import StateThresholds
@@ -36,6 +37,8 @@ class ParamSpec:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.minimum is not None:
             return f"[{self.minimum}, {self.maximum}]"
+        if isinstance(self.default, bool):
+            return "true or false"
         return "any " + type(self.default).__name__
 
 
@@ -84,6 +87,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("warning_throttle_period", 5.0,
               "Minimum seconds between two warnings of the same kind (counts are kept always).",
               0.0, 3600.0),
+    # ROS4HRI (REP-155); setting either of these needs the hri_msgs package.
+    ParamSpec("hri_expression", False,
+              "Also publish hri_msgs/Expression per face on hri_expression_topic (ROS4HRI)."),
+    ParamSpec("hri_expression_topic", DEFAULT_TOPIC_PATTERN,
+              "Per-face Expression topic; {face_id} is replaced by the face_id (or its "
+              "sanitised name when it is not a valid topic token)."),
+    ParamSpec("hri_tracked_faces_topic", "",
+              "hri_msgs/IdsList of tracked faces (ROS4HRI: /humans/faces/tracked); a face that "
+              "leaves the list is forgotten at once. Empty = off."),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -101,7 +113,10 @@ class ParameterError(ValueError):
 def check_parameter(name: str, value: Any) -> None:
     """Raise ParameterError unless `value` is allowed for parameter `name` alone."""
     spec = SPECS[name]
-    if isinstance(spec.default, bool) or spec.choices is not None or isinstance(spec.default, str):
+    if isinstance(spec.default, bool):
+        if not isinstance(value, bool):
+            raise ParameterError(name, value, spec.allowed())
+    elif spec.choices is not None or isinstance(spec.default, str):
         if not isinstance(value, str):
             raise ParameterError(name, value, spec.allowed())
     if spec.choices is not None and value not in spec.choices:
@@ -113,6 +128,10 @@ def check_parameter(name: str, value: Any) -> None:
         if not numeric or (isinstance(value, float) and not math.isfinite(value)) \
                 or not spec.minimum <= value <= spec.maximum:
             raise ParameterError(name, value, spec.allowed())
+    if name == "hri_expression_topic" and pattern_problem(value):
+        raise ParameterError(name, value, pattern_problem(value))
+    if name == "hri_tracked_faces_topic" and value and pattern_problem(value + "/{face_id}"):
+        raise ParameterError(name, value, "empty (off) or a valid ROS topic name")
     if name == "input_labels":
         labels = [label for label in value if label != ""] if isinstance(value, (list, tuple)) else None
         if labels is None:

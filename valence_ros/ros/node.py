@@ -18,6 +18,14 @@ Topics (relative names, so namespaces and remapping work):
                               expiry, eviction, clock reset, shutdown; see state_publisher)
   pub  /diagnostics           diagnostic_msgs/DiagnosticArray every diagnostics_period
                               (steady clock)
+  ROS4HRI (ros/hri.py, only when set): pub hri_expression_topic per face
+  (hri_msgs/Expression), sub hri_tracked_faces_topic (hri_msgs/IdsList); a face
+  that leaves the tracked list is forgotten (UNKNOWN) at once.
+
+ValencePipeline is this wiring; ValenceNode runs it from construction on, the
+managed ValenceLifecycleNode (ros/lifecycle_node.py) from its configure transition.
+Over 400 lines: the one pipeline both nodes share (no copy), its hot path,
+parameters, timers and diagnostics side by side.
 
 Parameters are declared from valence_ros.core.parameters.PARAMETERS (descriptors with
 ranges; read-only unless dynamic). A bad value at startup ends the process with
@@ -41,13 +49,14 @@ from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import Float32MultiArray, Header
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.core.face_tracker import CLOCK_RESET, SHUTDOWN, FaceTracker
+from valence_ros.core.face_tracker import CLOCK_RESET, LEFT, SHUTDOWN, FaceTracker
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache, describe_labels
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
+from valence_ros.ros.hri import hri_diagnostics, start_hri
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
@@ -73,19 +82,47 @@ _MAX_WARNED_LABEL_SETS = 256
 _MAX_LISTED_LABELS = 32
 
 
-class ValenceNode(Node):
-    """See the module docstring. Raises StartupError for bad configuration."""
+class ValencePipeline:
+    """The node's processing (parameters, model, topics, hot path, timers,
+    diagnostics), shared by ValenceNode and the managed ValenceLifecycleNode
+    (ros/lifecycle_node.py), which differ only in when _build_pipeline() runs and
+    in the hooks below. Mixed into an rclpy Node."""
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs):
-        super().__init__(node_name, **kwargs)
-        values = declare_parameters(self)
+    # --- hooks (ValenceNode: plain entities; ValenceLifecycleNode overrides them)
+    static_parameter_hint = "set it at startup"
+
+    def _declare_parameter_table(self) -> dict:
+        return declare_parameters(self)
+
+    def _make_publisher(self, msg_type, topic: str, qos):
+        return self.create_publisher(msg_type, topic, qos)
+
+    def _remove_publisher(self, publisher) -> None:
+        self.destroy_publisher(publisher)
+
+    def _input_callback(self, callback):
+        return callback
+
+    def _diagnostics_publisher(self):
+        return self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+    def _decorate_status(self, status) -> None:  # just before /diagnostics is published
+        pass
+
+    # ------------------------------------------------------------------ setup
+
+    def _build_pipeline(self) -> None:
+        """Everything the node needs to process frames. Raises StartupError."""
+        values = self._declare_parameter_table()
         self._values = values
         self._sum_tolerance = float(values["sum_tolerance"])
         self._warn_period = float(values["warning_throttle_period"])
         # Faults that must not end the process: /clock values rclpy rejects, and any
         # exception escaping a callback (counted by the spin loop, see executor).
-        self._clock_guard = ClockGuard(self, self._warn_period)
-        self.callback_errors = CallbackErrors(self.get_logger(), self._warn_period)
+        # (The lifecycle node installs both at construction: they outlive a cleanup.)
+        if getattr(self, "callback_errors", None) is None:
+            self._clock_guard = ClockGuard(self, self._warn_period)
+            self.callback_errors = CallbackErrors(self.get_logger(), self._warn_period)
 
         # --- model (shipped weights: numpy only; a model_path file imports torch
         # here, once, for loading only) -----------------------------------------------
@@ -125,13 +162,16 @@ class ValenceNode(Node):
         self._last_label_map = self._labels.default
 
         # --- publishers -----------------------------------------------------------------
-        self._valence_pub = self.create_publisher(_msg_types()[1], "valence", 10)
+        self._valence_pub = self._make_publisher(_msg_types()[1], "valence", 10)
         # Late-joining behaviour trees get each face's current state (or UNKNOWN)
         # from the transient-local history; see state_publisher.
         self._states = StatePublisher(self, _msg_types()[2], int(values["max_faces"]),
-                                      is_tracked=lambda face_id: self._tracker.state_of(face_id) is not None)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+                                      is_tracked=lambda face_id: self._tracker.state_of(face_id) is not None,
+                                      create_publisher=self._make_publisher)
+        self._diag_pub = self._diagnostics_publisher()
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
+        # ROS4HRI (ros/hri.py): per-face Expression output, tracked-faces input.
+        self._hri_output, self._tracked_list = start_hri(self, values)
 
         # --- input ----------------------------------------------------------------------
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
@@ -142,10 +182,12 @@ class ValenceNode(Node):
         self._input_type = values["input_type"]
         if self._input_type == "float32_multi_array":
             self._sub = self.create_subscription(
-                Float32MultiArray, "emotion_probabilities", self._on_array, input_qos)
+                Float32MultiArray, "emotion_probabilities", self._input_callback(self._on_array),
+                input_qos)
         else:
             self._sub = self.create_subscription(
-                _msg_types()[0], "emotion_probabilities", self._on_probabilities, input_qos)
+                _msg_types()[0], "emotion_probabilities",
+                self._input_callback(self._on_probabilities), input_qos)
 
         # --- timers ----------------------------------------------------------------------
         # Diagnostics run on the steady clock (rates and latencies are wall-time facts,
@@ -176,7 +218,7 @@ class ValenceNode(Node):
     # ------------------------------------------------------------------ parameters
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
-        return check_set_request(self._values, parameters)
+        return check_set_request(self._values, parameters, self.static_parameter_hint)
 
     def _after_set_parameters(self, parameters: list[Parameter]) -> None:
         changed = changed_values(parameters)
@@ -239,7 +281,7 @@ class ValenceNode(Node):
         tracker = self._tracker
         frame = tracker.update(face_id, stamp_ns, raw, now_ns)
         if tracker.has_gone:  # evicted, or this face itself over face_timeout: UNKNOWN first
-            self._states.announce_gone(tracker.take_gone())
+            self._announce_gone(tracker.take_gone())
         out = self._valence_msg
         out.header = header
         out.face_id = face_id
@@ -247,6 +289,8 @@ class ValenceNode(Node):
         out.raw_valence = raw
         self._valence_pub.publish(out)
         self._n_out += 1
+        if self._hri_output is not None:
+            self._hri_output.publish(face_id, header, frame.valence, vector)
         if frame.state_changed:
             self._states.publish(header, face_id, frame.state, frame.valence)
         if len(self._latencies) < _MAX_LATENCY_SAMPLES:
@@ -303,7 +347,7 @@ class ValenceNode(Node):
 
     def _expire_faces(self) -> None:
         if len(self._tracker):
-            self._states.announce_gone(self._tracker.expire(self._clock.now().nanoseconds))
+            self._announce_gone(self._tracker.expire(self._clock.now().nanoseconds))
 
     def _on_clock_jump(self, jump) -> None:
         switched = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED,
@@ -313,15 +357,32 @@ class ValenceNode(Node):
             if len(self._tracker):
                 self._n_clock_resets += 1
                 # every face restarts at its next frame
-                self._states.announce_gone(self._tracker.forget_all(CLOCK_RESET))
+                self._announce_gone(self._tracker.forget_all(CLOCK_RESET))
 
     def before_exit(self, timeout_s: float = 1.0) -> None:
         """Clean shutdown (SIGINT/SIGTERM, context still up): UNKNOWN for every tracked
         face, then wait up to timeout_s for reliable subscribers to acknowledge it."""
-        gone = self._tracker.forget_all(SHUTDOWN)
+        self._forget_all_faces(SHUTDOWN, timeout_s)
+
+    def _forget_all_faces(self, reason: str, timeout_s: float = 1.0) -> None:
+        """UNKNOWN for every tracked face (shutdown, lifecycle deactivate), delivered
+        to reliable subscribers within timeout_s if they acknowledge it."""
+        gone = self._tracker.forget_all(reason)
         if gone:
-            self._states.announce_gone(gone)
+            self._announce_gone(gone)
             self._states.wait_delivered(timeout_s)
+
+    def _announce_gone(self, gone) -> None:
+        """Faces the tracker dropped: UNKNOWN on valence_state, Expression publisher gone."""
+        self._states.announce_gone(gone)
+        if self._hri_output is not None:
+            self._hri_output.forget([face.face_id for face in gone])
+
+    def _on_tracked_faces(self, msg) -> None:
+        """ROS4HRI tracked list: a face that left it is forgotten now, not after face_timeout."""
+        left = self._tracked_list.update(msg.ids, self._tracker.face_ids())
+        if left:
+            self._announce_gone(self._tracker.forget(left, LEFT))
 
 
 
@@ -346,6 +407,8 @@ class ValenceNode(Node):
             missing_emotions=self._missing_emotions,
             faults=[("clock_rejected", self._clock_guard.rejected),
                     ("callback_errors", self.callback_errors.count)])
+        status.values.extend(hri_diagnostics(self._hri_output, self._tracked_list))
+        self._decorate_status(status)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._clock.now().to_msg()
         self._diag_pub.publish(array)
@@ -360,6 +423,15 @@ def _msg_types():
         from valence_ros.msg import EmotionProbabilities, Valence, ValenceState
         _MSG_TYPES = (EmotionProbabilities, Valence, ValenceState)
     return _MSG_TYPES
+
+
+class ValenceNode(ValencePipeline, Node):
+    """The plain (unmanaged) node: configured and processing from construction on.
+    Raises StartupError for bad configuration."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        Node.__init__(self, node_name, **kwargs)
+        self._build_pipeline()
 
 
 def main(args=None) -> int:

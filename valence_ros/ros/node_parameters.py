@@ -36,10 +36,13 @@ class StartupError(Exception):
     """Bad configuration at startup; str() is the one line printed to stderr."""
 
 
-def parameter_descriptor(spec) -> ParameterDescriptor:
-    """ROS descriptor for one PARAMETERS entry (range, read-only, description)."""
+def parameter_descriptor(spec, managed: bool = False) -> ParameterDescriptor:
+    """ROS descriptor for one PARAMETERS entry (range, read-only, description).
+    `managed` (lifecycle node): no parameter is read-only for rclpy, since the
+    static ones may change while unconfigured; the node refuses them once configured."""
     descriptor = ParameterDescriptor(
-        name=spec.name, description=spec.description, read_only=not spec.dynamic)
+        name=spec.name, description=spec.description,
+        read_only=not (spec.dynamic or managed))
     if spec.choices is not None:
         descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
     elif spec.minimum is not None:
@@ -61,25 +64,36 @@ def is_int_for_float(spec, value) -> bool:
             and not isinstance(value, bool))
 
 
-def declare_parameters(node) -> dict[str, Any]:
-    """Declare the whole table on `node`; the validated values. Raises StartupError."""
+def declare_parameters(node, managed: bool = False) -> dict[str, Any]:
+    """Declare the whole table on `node`; the validated values. Raises StartupError.
+
+    `managed` (lifecycle configure, which may run again after a failure or a
+    cleanup): parameters declared before are read, not declared again, so values
+    set while unconfigured apply; a bad override is declared as given (untyped)
+    instead of left out, so `ros2 param set` can fix it before the next configure."""
+    first_error = None
     for spec in PARAMETERS:
-        descriptor = parameter_descriptor(spec)
+        if managed and node.has_parameter(spec.name):
+            continue
+        descriptor = parameter_descriptor(spec, managed)
         try:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except (InvalidParameterTypeException, InvalidParameterValueException):
             given = _given_value(node, spec.name)
-            try:
-                check_parameter(spec.name, given)
-            except ParameterError as error:
-                raise StartupError(str(error)) from None
-            if not is_int_for_float(spec, given):
-                raise StartupError(str(ParameterError(
-                    spec.name, given,
-                    f"{spec.allowed()}, of type {type(spec.default).__name__}"))) from None
-            # An integer written for a floating-point parameter (`hysteresis: 1`)
-            # is accepted when in range.
-            node.declare_parameter(spec.name, float(given), descriptor, ignore_override=True)
+            error = _bad_override(spec, given)
+            if error is None:
+                # An integer written for a floating-point parameter (`hysteresis: 1`)
+                # is accepted when in range.
+                node.declare_parameter(spec.name, float(given), descriptor, ignore_override=True)
+            elif not managed:
+                raise error from None
+            else:
+                node.declare_parameter(spec.name, given, ParameterDescriptor(
+                    name=spec.name, description=spec.description, dynamic_typing=True),
+                    ignore_override=True)
+                first_error = first_error or error
+    if first_error is not None:
+        raise first_error
     values = {spec.name: _declared_value(node, spec.name) for spec in PARAMETERS}
     # `input_labels: []` reaches rclpy as NOT_SET (uninitialised): the canonical order.
     values["input_labels"] = list(values["input_labels"] or [])
@@ -89,6 +103,18 @@ def declare_parameters(node) -> dict[str, Any]:
         raise StartupError(str(error)) from None
     _warn_unknown_overrides(node)
     return values
+
+
+def _bad_override(spec, given) -> StartupError | None:
+    """The startup error for an override rclpy refused, None if it is an int for a float."""
+    try:
+        check_parameter(spec.name, given)
+    except ParameterError as error:
+        return StartupError(str(error))
+    if not is_int_for_float(spec, given):
+        return StartupError(str(ParameterError(
+            spec.name, given, f"{spec.allowed()}, of type {type(spec.default).__name__}")))
+    return None
 
 
 def _declared_value(node, name: str) -> Any:
@@ -125,7 +151,8 @@ def coerce_parameters(parameters: list[Parameter]) -> list[Parameter]:
             for p in parameters]
 
 
-def check_set_request(values: dict[str, Any], parameters: list[Parameter]) -> SetParametersResult:
+def check_set_request(values: dict[str, Any], parameters: list[Parameter],
+                      static_hint: str = "set it at startup") -> SetParametersResult:
     """Accept or refuse a runtime set request against the current `values`."""
     pending = dict(values)
     for parameter in parameters:
@@ -135,7 +162,7 @@ def check_set_request(values: dict[str, Any], parameters: list[Parameter]) -> Se
         if not spec.dynamic:
             return SetParametersResult(
                 successful=False,
-                reason=f"parameter '{spec.name}' is read-only; set it at startup")
+                reason=f"parameter '{spec.name}' is read-only; {static_hint}")
         try:
             check_parameter(spec.name, parameter.value)
         except ParameterError as error:

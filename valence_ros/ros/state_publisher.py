@@ -30,12 +30,13 @@ class StatePublisher:
     """The node's valence_state publisher and its history bookkeeping."""
 
     def __init__(self, node, msg_type, max_faces: int, is_tracked: Callable[[str], bool],
-                 topic: str = "valence_state"):
+                 topic: str = "valence_state", create_publisher: Callable | None = None):
         self._node = node
         self._msg_type = msg_type
         self._is_tracked = is_tracked
         self.depth = 2 * int(max_faces)
-        self._publisher = node.create_publisher(
+        # create_publisher: the lifecycle node passes its lifecycle-publisher factory.
+        self._publisher = (create_publisher or node.create_publisher)(
             msg_type, topic,
             QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.depth,
                        reliability=ReliabilityPolicy.RELIABLE,

@@ -1,0 +1,207 @@
+"""valence_lifecycle_node: the same node as a managed (lifecycle) node.
+
+Same default name (valence_node), parameters, topics and behaviour once active;
+the processing is ValencePipeline (ros/node.py), built at configure:
+
+  configure   declare/validate the parameters, load the model, create topics and
+              timers. A bad value or an unloadable model: FAILURE, logged with
+              the plain node's one-line startup reason; the node stays
+              unconfigured (parameters stay declared, a bad one untyped, so
+              `ros2 param set` can fix it) and can be configured again.
+  activate    frames are processed; valence / valence_state / Expression are
+              lifecycle publishers, enabled now (the base class does it).
+  deactivate  processing stops; every tracked face gets UNKNOWN on valence_state
+              (while the publishers are still enabled) and is forgotten, its
+              Expression publisher destroyed.
+  cleanup     releases everything configure created (publishers, subscriptions,
+              timers, model); parameters keep their values.
+  shutdown    from any state: as deactivate + cleanup.
+
+Frames arriving while inactive are not processed; they are counted
+(frames_while_inactive in /diagnostics). /diagnostics reports lifecycle_state;
+its publisher is not managed, so it also reports an inactive node, and
+unconfigured (with the last configure failure) every second.
+
+Static (read-only) parameters can be set while unconfigured only.
+"""
+from __future__ import annotations
+
+import sys
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+
+from valence_ros.core.face_tracker import DEACTIVATED, SHUTDOWN
+from valence_ros.core.parameters import SPECS
+from valence_ros.ros.clock_guard import ClockGuard
+from valence_ros.ros.executor import CallbackErrors, run_node
+from valence_ros.ros.node import NODE_NAME, ValencePipeline
+from valence_ros.ros.node_parameters import StartupError, coerce_parameters, declare_parameters
+
+UNCONFIGURED_DIAGNOSTICS_PERIOD = 1.0  # s; before configure no parameter is known
+
+
+class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
+    """See the module docstring."""
+
+    static_parameter_hint = "set it while unconfigured (cleanup first)"
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        LifecycleNode.__init__(self, node_name, **kwargs)
+        warn_period = float(SPECS["warning_throttle_period"].default)  # no parameters yet
+        self._clock_guard = ClockGuard(self, warn_period)
+        self.callback_errors = CallbackErrors(self.get_logger(), warn_period)
+        self._processing = False
+        self._configured = False
+        self._n_inactive = 0       # frames received while not active
+        self._last_failure = ""    # the last configure failure, for /diagnostics
+        self._lifecycle_diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._idle_timer = self.create_timer(UNCONFIGURED_DIAGNOSTICS_PERIOD,
+                                             self._publish_unconfigured_status)
+        self._owned = None  # entities that exist before configure (kept by cleanup)
+        self.get_logger().info("unconfigured; waiting for the configure transition")
+
+    # --- ValencePipeline hooks ----------------------------------------------------
+
+    def _declare_parameter_table(self):
+        return declare_parameters(self, managed=True)
+
+    def _make_publisher(self, msg_type, topic, qos):
+        publisher = self.create_lifecycle_publisher(msg_type, topic, qos)
+        if self._processing:  # created while active (a new face's Expression topic)
+            publisher.on_activate(None)
+        return publisher
+
+    def _remove_publisher(self, publisher) -> None:
+        self.destroy_lifecycle_publisher(publisher)
+
+    def _input_callback(self, callback):
+        def while_active(msg):
+            if self._processing:
+                callback(msg)
+            else:
+                self._n_inactive += 1
+        return while_active
+
+    def _diagnostics_publisher(self):
+        return self._lifecycle_diag_pub
+
+    def _decorate_status(self, status) -> None:
+        state = self.lifecycle_state
+        status.values.insert(0, KeyValue(key="lifecycle_state", value=state))
+        status.values.append(KeyValue(key="frames_while_inactive", value=str(self._n_inactive)))
+        if state != "active":
+            status.message = f"{state}: not processing; {status.message}"
+
+    # --- transitions -------------------------------------------------------------
+
+    @property
+    def lifecycle_state(self) -> str:
+        return self._state_machine.current_state[1]
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._owned = self._entities()
+        try:
+            self._build_pipeline()
+        except StartupError as error:
+            self._last_failure = str(error)
+            self.get_logger().error(f"configure failed: {error}")
+            self._release_pipeline()
+            return TransitionCallbackReturn.FAILURE
+        self._configured = True
+        self._last_failure = ""
+        self._idle_timer.cancel()
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # enables the lifecycle publishers
+        if result == TransitionCallbackReturn.SUCCESS:
+            self._processing = True
+            self.get_logger().info("active: processing frames")
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing(DEACTIVATED)
+        self.get_logger().info("inactive: frames are counted, not processed")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_pipeline()
+        self._idle_timer.reset()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing(SHUTDOWN)
+        self._release_pipeline()
+        self._idle_timer.cancel()
+        return super().on_shutdown(state)
+
+    def before_exit(self, timeout_s: float = 1.0) -> None:
+        """Process end (SIGINT/SIGTERM): an active node says UNKNOWN for its faces first
+        (an inactive one has none: deactivate forgot them)."""
+        self._stop_processing(SHUTDOWN, timeout_s)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _stop_processing(self, reason: str, timeout_s: float = 1.0) -> None:
+        """Stop processing; UNKNOWN for every tracked face while publishers are enabled."""
+        if not self._processing:
+            return
+        self._processing = False
+        self._forget_all_faces(reason, timeout_s)
+
+    def _entities(self) -> dict[str, set]:
+        return {"publishers": set(self.publishers), "subscriptions": set(self.subscriptions),
+                "timers": set(self.timers), "clients": set(self.clients),
+                "services": set(self.services)}
+
+    def _release_pipeline(self) -> None:
+        """Destroy what configure created (also after a configure that failed half-way)."""
+        owned = self._owned or self._entities()
+        now = self._entities()
+        for publisher in now["publishers"] - owned["publishers"]:
+            self._remove_publisher(publisher)
+        for subscription in now["subscriptions"] - owned["subscriptions"]:
+            self.destroy_subscription(subscription)
+        for timer in now["timers"] - owned["timers"]:
+            self.destroy_timer(timer)
+        jump_handle = getattr(self, "_jump_handle", None)
+        if jump_handle is not None:
+            jump_handle.unregister()
+            self._jump_handle = None
+        for remove, callback in (
+                (self.remove_pre_set_parameters_callback, coerce_parameters),
+                (self.remove_on_set_parameters_callback, self._on_set_parameters),
+                (self.remove_post_set_parameters_callback, self._after_set_parameters)):
+            try:
+                remove(callback)
+            except ValueError:  # not registered (configure failed before registering it)
+                pass
+        self._model = self._predict = None
+        self._hri_output = self._tracked_list = self._states = None
+        self._configured = False
+
+    def _publish_unconfigured_status(self) -> None:
+        if self._configured:
+            return
+        state = self.lifecycle_state
+        failed = self._last_failure
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.ERROR if failed else DiagnosticStatus.OK,
+            name=f"{self.get_fully_qualified_name().lstrip('/')}: valence",
+            message=f"{state}: configure failed: {failed}" if failed else f"{state}: not configured",
+            hardware_id=self.get_fully_qualified_name(),
+            values=[KeyValue(key="lifecycle_state", value=state),
+                    KeyValue(key="frames_while_inactive", value=str(self._n_inactive))])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._lifecycle_diag_pub.publish(array)
+
+
+def main(args=None) -> int:
+    """Entry point of the valence_lifecycle_node executable (exit codes: see run_node)."""
+    return run_node(ValenceLifecycleNode, NODE_NAME, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
