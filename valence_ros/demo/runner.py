@@ -1,4 +1,4 @@
-"""`make run`: the valence node plus a scripted face, with one line per update.
+"""`make run`: the valence node, a scripted face and the demo behaviour tree, one line per update.
 
 Starts the installed node exactly as ``launch/valence.launch.py`` does::
 
@@ -13,6 +13,15 @@ then publishes a scripted session (see :mod:`valence_ros.demo.scripted_face`) on
 
 ``t`` is the frame's capture stamp relative to the start of the script and
 ``scene`` the expression the script was playing at that stamp.
+
+It also starts ``valence_bt_demo`` (valence_ros.demo.bt_demo, the behaviour tree
+a social robot would run on ``valence_state``) and prints each of its reactions
+on ``robot_reaction`` between the valence lines::
+
+    t=  5.81s >>> robot reaction: smile
+
+so the whole loop is on screen: FER -> valence -> state -> tree -> reaction.
+``--no-tree`` leaves the tree out.
 
 Ctrl-C (SIGINT) or SIGTERM stops everything: the node is sent SIGINT (as
 ``ros2 launch`` does), waited for, escalated to SIGTERM/SIGKILL if it hangs;
@@ -36,6 +45,7 @@ from valence_ros.core.valence_state import STATE_NAMES
 
 PACKAGE = "valence_ros"
 NODE_NAME = "valence_node"
+TREE_NAME = "valence_bt_demo"
 
 
 def installed_paths() -> tuple[str, str]:
@@ -76,7 +86,7 @@ def start_node(cmd: list[str]) -> subprocess.Popen:
                             preexec_fn=_die_with_parent)
 
 
-def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+def stop_node(proc: subprocess.Popen, timeout: float = 10.0, name: str = NODE_NAME) -> int:
     """SIGINT, then SIGTERM, then SIGKILL; always waits. Returns the exit code."""
     for sig, wait_s in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0),
                         (signal.SIGKILL, 5.0)):
@@ -90,7 +100,7 @@ def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> int:
             proc.wait(wait_s)
             break
         except subprocess.TimeoutExpired:
-            print(f"[demo] valence_node did not stop after {signal.Signals(sig).name}",
+            print(f"[demo] {name} did not stop after {signal.Signals(sig).name}",
                   flush=True)
     return proc.wait()
 
@@ -100,6 +110,10 @@ def format_update(t: float, scene: str, face_id: str, valence: float, raw: float
     state_name = "-" if state is None else STATE_NAMES.get(state, str(state))
     return (f"t={t:7.2f}s scene={scene:<9s} face={face_id!r:<4s} "
             f"valence={valence:+.2f} raw={raw:+.2f} state={state_name}")
+
+
+def format_reaction(t: float, reaction: str) -> str:
+    return f"t={t:7.2f}s >>> robot reaction: {reaction}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="node executable (default: installed lib/valence_ros/valence_node)")
     parser.add_argument("--no-node", action="store_true",
                         help="do not start valence_node (use one already running)")
+    parser.add_argument("--no-tree", action="store_true",
+                        help=f"do not start {TREE_NAME} (the demo behaviour tree)")
     parser.add_argument("--startup-timeout", type=float, default=60.0,
                         help="seconds to wait for the node to subscribe (default 60)")
     args = parser.parse_args(argv)
@@ -124,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
     from rclpy.signals import SignalHandlerOptions
 
+    from std_msgs.msg import String
+
     from valence_ros.msg import Valence, ValenceState
 
     executable, default_params = installed_paths()
@@ -132,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = ScriptedSession(seed=args.seed)
     limit = run_seconds(args, session)
     cmd = node_command(executable, params_file)
+    # The tree logs its reactions itself; here they are printed by this script instead.
+    tree_cmd = [os.path.join(os.path.dirname(installed_paths()[0]), TREE_NAME),
+                "--ros-args", "--log-level", "warn"]
 
     print("=" * 78)
     print("valence_ros demo")
@@ -142,11 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  face:      scripted session at {args.rate:g} Hz on /emotion_probabilities")
     print(f"             {script_summary(session)}"
           + (" (loops)" if limit is None else ""))
+    if not args.no_tree:
+        print(f"  tree:      {TREE_NAME}: comfort (someone NEGATIVE >= 1 s), smile (latest face")
+        print("             POSITIVE), idle (nobody tracked), attend (otherwise) -> /robot_reaction")
     print("  output:    one line per /valence message; state = latest /valence_state")
     print("  stop:      Ctrl-C" if limit is None else f"  stops after {limit:g} s")
     print("=" * 78, flush=True)
 
     proc = None if args.no_node else start_node(cmd)
+    tree = None if args.no_tree else start_node(tree_cmd)
     context = rclpy.Context()
     rclpy.init(args=["valence_demo"], context=context,
                signal_handler_options=SignalHandlerOptions.NO)
@@ -158,6 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                               with_labels=args.with_labels)
     latest_state: dict[str, int] = {}
     updates = 0
+    reactions = 0
+
+    def on_reaction(msg) -> None:
+        nonlocal reactions
+        reactions += 1
+        print(format_reaction(publisher.session_time(), msg.data), flush=True)
 
     def on_state(msg) -> None:
         latest_state[msg.face_id] = int(msg.state)
@@ -176,6 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                    reliability=ReliabilityPolicy.RELIABLE,
                    durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    if tree is not None:
+        node.create_subscription(
+            String, "robot_reaction", on_reaction,
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
     node.create_subscription(
         Valence, "valence", on_valence,
         QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
@@ -227,9 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if proc is not None and node_exit is None:
             print("[demo] stopping valence_node ...", flush=True)
             node_exit = stop_node(proc)
+        if tree is not None:
+            stop_node(tree, name=TREE_NAME)
     reason = f" ({signal.Signals(stop.signum).name})" if stop else ""
     print(f"[demo] stopped{reason}: {publisher.frames} frames sent, {updates} valence "
-          f"updates received" + ("" if node_exit is None else
+          f"updates received" + ("" if tree is None else f", {reactions} reactions")
+          + ("" if node_exit is None else
                                   f", valence_node exit code {node_exit}"), flush=True)
     return status
 

@@ -1,0 +1,102 @@
+"""Conditions on valence_node's output, nav2 style: SUCCESS when it holds, FAILURE otherwise.
+
+py_trees_ros conventions: setup(node=...) subscribes, the callbacks store,
+update() only reads (no spinning, no blocking, no allocation). The last
+message per face is kept across ticks and re-entries (no ClearingPolicy): a
+state is sent only on change, so an old state message is current by design.
+"""
+from __future__ import annotations
+
+import py_trees
+
+from valence_ros.core.face_selection import ANY, StateBoard, ValenceBoard
+from valence_ros.behaviours.subscriptions import (
+    NodeClock, node_from, stamp_seconds, state_qos, valence_qos)
+
+_SUCCESS = py_trees.common.Status.SUCCESS
+_FAILURE = py_trees.common.Status.FAILURE
+
+
+class _Subscriber(py_trees.behaviour.Behaviour):
+    """Owns the subscriptions a behaviour makes in setup(); shutdown() removes them."""
+
+    def __init__(self, name: str):
+        super().__init__(name=name)
+        self.node = None
+        self._now = None
+        self._subscriptions: list = []
+
+    def setup(self, **kwargs) -> None:
+        self.node = node_from(self, kwargs)
+        self._now = NodeClock(self.node)
+        self._subscribe(self.node)
+
+    def _subscribe(self, node) -> None:
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        for subscription in self._subscriptions:
+            self.node.destroy_subscription(subscription)
+        self._subscriptions.clear()
+
+
+class ValenceStateIs(_Subscriber):
+    """SUCCESS while the selected face(s) are in `state` for at least `min_duration` s.
+
+    state: ValenceState.POSITIVE / NEUTRAL / NEGATIVE / UNKNOWN (or the name).
+    face: a face_id, "any", "all" or "latest" (see core.face_selection.StateBoard).
+    min_duration: seconds the state has held, by the message stamps vs. the
+    node clock. topic: relative, so namespaces and remapping apply.
+    """
+
+    def __init__(self, name: str, state, face: str = ANY, min_duration: float = 0.0,
+                 topic: str = "valence_state"):
+        super().__init__(name)
+        self.board = StateBoard(face, state, min_duration)
+        self.topic = topic
+
+    def _subscribe(self, node) -> None:
+        from valence_ros.msg import ValenceState
+        self._subscriptions.append(node.create_subscription(
+            ValenceState, self.topic, self._on_state, state_qos()))
+
+    def _on_state(self, msg) -> None:
+        self.board.on_state(msg.face_id, msg.state, stamp_seconds(msg.header.stamp))
+
+    def update(self) -> py_trees.common.Status:
+        return _SUCCESS if self.board.holds(self._now()) else _FAILURE
+
+
+class _ValenceCondition(_Subscriber):
+    _above = True
+
+    def __init__(self, name: str, threshold: float, face: str = ANY, max_age: float = 1.0,
+                 topic: str = "valence"):
+        super().__init__(name)
+        self.board = ValenceBoard(face, threshold, self._above, max_age)
+        self.topic = topic
+
+    def _subscribe(self, node) -> None:
+        from valence_ros.msg import Valence
+        self._subscriptions.append(node.create_subscription(
+            Valence, self.topic, self._on_valence, valence_qos()))
+
+    def _on_valence(self, msg) -> None:
+        self.board.on_valence(msg.face_id, msg.valence, stamp_seconds(msg.header.stamp))
+
+    def update(self) -> py_trees.common.Status:
+        return _SUCCESS if self.board.holds(self._now()) else _FAILURE
+
+
+class ValenceAbove(_ValenceCondition):
+    """SUCCESS while the selected face(s)' smoothed valence is > threshold, counting
+    only faces with a frame in the last `max_age` s (none: FAILURE)."""
+
+    _above = True
+
+
+class ValenceBelow(_ValenceCondition):
+    """SUCCESS while the selected face(s)' smoothed valence is < threshold, counting
+    only faces with a frame in the last `max_age` s (none: FAILURE)."""
+
+    _above = False
