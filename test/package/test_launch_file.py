@@ -1,4 +1,5 @@
-"""launch/valence.launch.py: its contract, and (where launch_ros exists) a real run.
+"""launch/valence.launch.py: its contract, and (where launch_ros exists) a real run,
+plain (managed:=false) and managed (valence_lifecycle_node with lifecycle events).
 
 * The source contract is checked with `ast` everywhere, so the file cannot rot
   where launch_ros is not installed (as on the pip-wheel ROS 2 of `make test`).
@@ -200,28 +201,45 @@ def test_launch_file_source_contract():
 
     imported = {alias.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                 for alias in n.names}
-    assert {"Node", "LaunchDescription", "DeclareLaunchArgument", "LaunchConfiguration",
-            "get_package_share_directory"} <= imported
+    assert {"Node", "LifecycleNode", "LaunchDescription", "DeclareLaunchArgument",
+            "LaunchConfiguration", "get_package_share_directory", "OnStateTransition",
+            "ChangeState", "EmitEvent", "RegisterEventHandler", "Transition"} <= imported
 
-    nodes = _calls(tree, "Node")
-    assert len(nodes) == 1, "expected exactly one launch_ros Node action"
-    node = nodes[0]
-    assert _const(_kw(node, "package")) == "valence_ros"
+    # one plain Node (valence_node) and one LifecycleNode (valence_lifecycle_node),
+    # both with the keywords of one shared dict(...): name, package, namespace, parameters
+    [node] = _calls(tree, "Node")
+    [lifecycle] = _calls(tree, "LifecycleNode")
     assert _const(_kw(node, "executable")) == "valence_node"
-    assert _const(_kw(node, "name")) == "valence_node"
+    assert _const(_kw(lifecycle, "executable")) == "valence_lifecycle_node"
+    common = [c for c in _calls(tree, "dict") if _kw(c, "package") is not None]
+    assert len(common) == 1, "one dict(...) of the keywords both node actions share"
+    common = common[0]
+    assert _const(_kw(common, "package")) == "valence_ros"
+    assert _const(_kw(common, "name")) == "valence_node"
 
     # namespace and parameters come from the launch arguments
     def config_name(expr):
         calls = _calls(expr, "LaunchConfiguration") if expr is not None else []
         return _const(calls[0].args[0]) if calls and calls[0].args else None
-    assert config_name(_kw(node, "namespace")) == "namespace"
-    params = _kw(node, "parameters")
-    assert isinstance(params, ast.List) and len(params.elts) == 1
-    assert config_name(params.elts[0]) == "params_file"
+    assert config_name(_kw(common, "namespace")) == "namespace"
+    params = _kw(common, "parameters")
+    assert isinstance(params, ast.List) and config_name(params.elts[0]) == "params_file"
+    assert len(params.elts) == 1 or isinstance(params.elts[1], ast.Starred)  # + given overrides
 
     declared = {_const(c.args[0]): c for c in _calls(tree, "DeclareLaunchArgument") if c.args}
-    assert {"namespace", "params_file"} <= set(declared)
+    assert {"namespace", "params_file", "managed", "autostart", "hri_expression",
+            "hri_tracked_faces_topic"} <= set(declared)
     assert _const(_kw(declared["namespace"], "default_value")) == ""
+    assert _const(_kw(declared["managed"], "default_value")) == "false"
+    assert _const(_kw(declared["autostart"], "default_value")) == "true"
+
+    # autostart: configure, then activate once configuring ended in inactive
+    transitions = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                   and n.attr.startswith("TRANSITION_")}
+    assert transitions == {"TRANSITION_CONFIGURE", "TRANSITION_ACTIVATE"}
+    [handler] = _calls(tree, "OnStateTransition")
+    assert _const(_kw(handler, "start_state")) == "configuring"
+    assert _const(_kw(handler, "goal_state")) == "inactive"
 
     # the params_file default is the installed share/valence_ros/config/valence.yaml
     share_calls = _calls(tree, "get_package_share_directory")
@@ -321,8 +339,32 @@ def test_launch_description_loads_with_launch_ros():
     assert installed.read_bytes() == LAUNCH_FILE.read_bytes(), "installed launch file is stale"
     description = get_launch_description_from_python_launch_file(str(installed))
     declared = {e.name for e in description.entities if isinstance(e, DeclareLaunchArgument)}
-    assert {"namespace", "params_file"} <= declared
-    assert sum(isinstance(e, Node) for e in description.entities) == 1
+    assert {"namespace", "params_file", "managed", "autostart"} <= declared
+
+    # What the OpaqueFunction makes of the arguments (as `ros2 launch` would).
+    import runpy
+
+    from launch import LaunchContext
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch_ros.actions import LifecycleNode
+    module = runpy.run_path(str(installed))
+
+    def entities(**arguments):
+        context = LaunchContext()
+        for entity in description.entities:
+            if isinstance(entity, DeclareLaunchArgument):
+                context.launch_configurations[entity.name] = arguments.get(
+                    entity.name, "".join(s.perform(context) for s in entity.default_value))
+        return module["_valence_node"](context)
+
+    [plain] = entities()
+    assert type(plain) is Node
+    managed = entities(managed="true")
+    assert [type(e) for e in managed] == [RegisterEventHandler, LifecycleNode, EmitEvent]
+    [manual] = entities(managed="true", autostart="false")
+    assert type(manual) is LifecycleNode
+    with pytest.raises(RuntimeError, match="hri_expression"):
+        entities(hri_expression="yes")
 
 
 @pytest.mark.ros
@@ -379,4 +421,52 @@ def test_launch_file_runs_node_with_installed_params(namespace, tmp_path):
         assert not Path(f"/proc/{node_pid}").exists() or \
             "zombie" in Path(f"/proc/{node_pid}/status").read_text(), \
             "valence_node left running after launch stopped"
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("arguments, state", [
+    (["managed:=true", "hri_expression:=true"], "active"),
+    (["managed:=true", "autostart:=false"], "unconfigured"),
+])
+def test_launch_file_runs_the_managed_node(arguments, state, tmp_path):
+    """managed:=true: valence_lifecycle_node under launch_ros, configured and activated
+    by the launch file's lifecycle events unless autostart:=false."""
+    _require_launch_ros()
+    _require_node_module()
+    if "hri_expression:=true" in arguments and importlib.util.find_spec("hri_msgs") is None:
+        pytest.skip("hri_msgs is not importable here")
+    from lifecycle_msgs.srv import GetState
+    runner = tmp_path / "run_launch.py"
+    runner.write_text(_RUNNER)
+    log = tmp_path / "launch.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(runner), str(_installed_share() / "launch" / "valence.launch.py"),
+             *arguments], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    probe = _Probe()
+    try:
+        probe.wait_for_node("/", "valence_node", STARTUP_TIMEOUT, alive=lambda: proc.poll() is None)
+        client = probe.node.create_client(GetState, "/valence_node/get_state")
+        assert client.wait_for_service(timeout_sec=STARTUP_TIMEOUT)
+        label, deadline = None, time.monotonic() + STARTUP_TIMEOUT
+        while label != state and time.monotonic() < deadline:
+            future = client.call_async(GetState.Request())
+            probe.executor.spin_until_future_complete(future, timeout_sec=5)
+            label = future.result().current_state.label if future.done() else None
+            time.sleep(0.2)
+        assert label == state, log.read_text()[-3000:]
+        if "hri_expression:=true" in arguments:
+            assert probe.get_parameters("/valence_node", ["hri_expression"]) == [True]
+    finally:
+        probe.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+                pytest.fail("launch did not stop on SIGINT:\n" + log.read_text()[-3000:])
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
