@@ -1,0 +1,172 @@
+"""Per-tick cost of valence_ros.behaviours, and what their callbacks cost per message.
+
+Measures, in one process with a real rclpy node (no valence_node needed: the
+behaviours' subscription callbacks are fed ValenceState / Valence messages built
+here, as rclpy would deliver them):
+
+- update() of each condition (the part a tree pays every tick), 1 and 16 faces;
+- tick_once() of the same (update() plus py_trees' own tick machinery);
+- one tick of valence_bt_demo's whole tree (4 branches, 3 conditions), 16 faces;
+- baseline in the same run: tick_once() of py_trees.behaviours.Success (py_trees'
+  cheapest behaviour), so the numbers can be read as "x times the bare minimum";
+- the callbacks: per ValenceState and per Valence message (O(faces) for any/all);
+- bytes allocated while ticking (tracemalloc peak over 10,000 update() calls).
+
+Each figure: REPEATS runs of CALLS calls; printed as median [min-max] of the runs'
+per-call means, and written to bench_results/bench_behaviours.json.
+
+    python bench/bench_behaviours.py [--repeats 5] [--calls 20000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from itertools import cycle, repeat
+from pathlib import Path
+
+os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))  # no traffic: a private domain
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+def per_call_us(fn, calls: int, repeats: int) -> list[float]:
+    runs = []
+    for _ in range(repeats):
+        it = repeat(None, calls)
+        t0 = time.perf_counter()
+        for _ in it:
+            fn()
+        runs.append((time.perf_counter() - t0) / calls * 1e6)
+    return runs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "bench_results"))
+    args = parser.parse_args(argv)
+
+    import py_trees
+    import py_trees.version
+    import rclpy
+
+    from valence_ros.behaviours import ValenceAbove, ValenceStateIs
+    from valence_ros.demo.bt_demo import create_tree
+    from valence_ros.msg import Valence, ValenceState
+
+    rclpy.init()
+    node = rclpy.create_node("bench_behaviours")
+    now_ns = time.time_ns()
+
+    def state_msg(face_id: str, state: int, age_s: float):
+        msg = ValenceState(face_id=face_id, state=state, valence=-0.5)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns - int(age_s * 1e9), 10**9)
+        return msg
+
+    def valence_msg(face_id: str, value: float):
+        msg = Valence(face_id=face_id, valence=value, raw_valence=value)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
+        return msg
+
+    def feed_states(behaviour, faces: int):
+        for k in range(faces):   # every 4th face NEGATIVE for 5 s, the rest NEUTRAL
+            behaviour._on_state(state_msg(f"face{k}", ValenceState.NEGATIVE if k % 4 == 0
+                                          else ValenceState.NEUTRAL, 5.0))
+
+    def feed_valence(behaviour, faces: int):
+        for k in range(faces):
+            behaviour._on_valence(valence_msg(f"face{k}", 0.5))
+
+    results = {}
+
+    def record(name: str, runs: list[float], what: str):
+        results[name] = {"what": what, "us_per_call_median": statistics.median(runs),
+                         "us_per_call_min": min(runs), "us_per_call_max": max(runs), "runs": runs}
+
+    baseline = py_trees.behaviours.Success("baseline")
+    record("baseline_success_tick_once", per_call_us(baseline.tick_once, args.calls, args.repeats),
+           "py_trees.behaviours.Success().tick_once()")
+
+    for faces in (1, 16):
+        upset = ValenceStateIs("upset", ValenceState.NEGATIVE, face="any", min_duration=1.0)
+        everyone = ValenceStateIs("all neutral", ValenceState.NEUTRAL, face="all")
+        glad = ValenceAbove("glad", 0.3, face="all", max_age=1.0)
+        for b in (upset, everyone, glad):
+            b.setup(node=node)
+        feed_states(upset, faces)
+        feed_states(everyone, faces)
+        feed_valence(glad, faces)
+        for label, b in (("state_any_min_duration", upset), ("state_all", everyone),
+                         ("valence_above_all", glad)):
+            record(f"{label}_update_{faces}faces", per_call_us(b.update, args.calls, args.repeats),
+                   f"{type(b).__name__}(face={b.board.face!r}).update(), {faces} faces")
+            record(f"{label}_tick_once_{faces}faces", per_call_us(b.tick_once, args.calls, args.repeats),
+                   f"{type(b).__name__}(face={b.board.face!r}).tick_once(), {faces} faces")
+        msgs = [state_msg(f"face{k % faces}", ValenceState.NEGATIVE, 1.0) for k in range(64)]
+        i = cycle(msgs)
+        record(f"state_callback_{faces}faces",
+               per_call_us(lambda b=upset, i=i: b._on_state(next(i)), args.calls // 2, args.repeats),
+               f"ValenceStateIs callback per ValenceState message, {faces} faces tracked")
+        vmsgs = [valence_msg(f"face{k % faces}", 0.5) for k in range(64)]
+        j = cycle(vmsgs)
+        record(f"valence_callback_{faces}faces",
+               per_call_us(lambda b=glad, j=j: b._on_valence(next(j)), args.calls // 2, args.repeats),
+               f"ValenceAbove(face='all') callback per Valence message, {faces} faces")
+        if faces == 16:
+            it = repeat(None, 10000)
+            u1, u2, u3 = upset.update, everyone.update, glad.update
+            tracemalloc.start()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in it:
+                u1(), u2(), u3()
+            current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            results["allocated_bytes_10000x3_updates"] = {
+                "what": "tracemalloc: peak - start while calling the 3 conditions' update() 10,000 times",
+                "peak_minus_start": peak - base, "end_minus_start": current - base}
+        for b in (upset, everyone, glad):
+            b.shutdown()
+
+    root = create_tree(1.0)
+    tree = py_trees.trees.BehaviourTree(root)
+    tree.setup(node=node)
+    for b in root.iterate():
+        if isinstance(b, ValenceStateIs):
+            feed_states(b, 16)
+    record("demo_tree_tick_16faces", per_call_us(tree.tick, args.calls // 4, args.repeats),
+           "valence_bt_demo's tree: BehaviourTree.tick(), 16 faces (comfort branch succeeds)")
+    tree.shutdown()
+    node.destroy_node()
+    rclpy.shutdown()
+
+    conditions = {"python": platform.python_version(), "py_trees": py_trees.version.__version__,
+                  "machine": platform.machine(), "cpus": os.cpu_count(),
+                  "loadavg_1min_at_end": os.getloadavg()[0], "repeats": args.repeats,
+                  "calls": args.calls}
+    print(f"bench_behaviours: py_trees {conditions['py_trees']}, Python {conditions['python']}, "
+          f"{args.repeats} runs x {args.calls} calls, load {conditions['loadavg_1min_at_end']:.2f}")
+    print(f"{'measure':<42} {'us/call median':>14} {'[min - max]':>18}")
+    for name, r in results.items():
+        if "us_per_call_median" in r:
+            print(f"{name:<42} {r['us_per_call_median']:>14.3f} "
+                  f"[{r['us_per_call_min']:.3f} - {r['us_per_call_max']:.3f}]")
+    alloc = results["allocated_bytes_10000x3_updates"]
+    print(f"{'allocated while ticking (10,000 x 3 updates)':<42} peak {alloc['peak_minus_start']} B, "
+          f"net {alloc['end_minus_start']} B")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_behaviours.json").write_text(json.dumps(
+        {"bench": "bench_behaviours", "conditions": conditions, "results": results}, indent=2) + "\n")
+    print(f"written {out / 'bench_behaviours.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
