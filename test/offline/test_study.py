@@ -284,3 +284,23 @@ def test_a_fifo_among_the_inputs_fails_alone_and_the_folder_search_skips_it(tmp_
     code, _, stderr = run([data, "--out", tmp_path / "o2", "-q", "--jobs", "1"], capsys)
     assert code == 0, stderr
     assert [e["session"] for e in json.loads((tmp_path / "o2" / "study.json").read_text())["inputs"]] == ["a"]
+
+
+def test_an_input_with_several_topics_gives_one_session_per_topic(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_bag(data / "two", "sqlite3", {"/left/emotion_probabilities": ep_topic(session(40, faces=("x",), seed=1)),
+                                        "/right/emotion_probabilities": ep_topic(session(30, faces=("x",), seed=2))})
+    write_bag(data / "one", "mcap", {"/emotion_probabilities": ep_topic(session(20, faces=("y",)))})
+    code, _, stderr = run([data, "--out", tmp_path / "o", "-q", "--jobs", "1", "--no-plots"], capsys)
+    assert code == 0, stderr
+    _, sessions = read_rows(tmp_path / "o" / "sessions.csv")
+    assert [(r[0], r[1], r[2]) for r in sessions] == [
+        ("one", "y", "20"), ("two:/left/emotion_probabilities", "x", "40"),
+        ("two:/right/emotion_probabilities", "x", "30")]
+    frames = pd.read_parquet(tmp_path / "o" / "frames.parquet")
+    assert frames.groupby(frames["session"].astype(str)).size().to_dict() == {
+        "one": 20, "two:/left/emotion_probabilities": 40, "two:/right/emotion_probabilities": 30}
+    info = json.loads((tmp_path / "o" / "study.json").read_text())
+    assert info["inputs"][1]["sessions"] == ["two:/left/emotion_probabilities", "two:/right/emotion_probabilities"]
+    assert not (tmp_path / "o" / "two_valence" / "plots").exists()
