@@ -304,3 +304,22 @@ def test_an_input_with_several_topics_gives_one_session_per_topic(tmp_path, caps
     info = json.loads((tmp_path / "o" / "study.json").read_text())
     assert info["inputs"][1]["sessions"] == ["two:/left/emotion_probabilities", "two:/right/emotion_probabilities"]
     assert not (tmp_path / "o" / "two_valence" / "plots").exists()
+
+
+def test_a_worker_keeps_nothing_of_an_input_it_finished(tmp_path):
+    """Memory per job is bounded by one input: nothing of a finished analysis stays reachable."""
+    import gc
+    from valence_ros.offline.outputs import OutputSink
+    from valence_ros.offline.report import FaceStats
+    from valence_ros.offline.study_worker import run_input
+    from valence_ros.core.parameters import validate_parameters
+    options = {"topic": None, "params_file": None, "node": "/valence_node", "storage": None, "no_plots": False,
+               "batch_size": 64}
+    for i in range(3):
+        bag = write_bag(tmp_path / f"b{i}", "sqlite3", {"/emotion_probabilities": ep_topic(session(100, seed=i))})
+        result = run_input({"index": i, "session": f"b{i}", "path": str(bag), "is_csv": False,
+                            "out": str(tmp_path / f"o{i}"), "spill": str(tmp_path / f"{i}.arrow"),
+                            "options": options, "params": validate_parameters({})}, lambda n: None)
+        assert result["status"] == "ok", result
+        gc.collect()
+        assert not [o for o in gc.get_objects() if isinstance(o, (OutputSink, FaceStats))]

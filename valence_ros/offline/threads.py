@@ -29,7 +29,17 @@ _helpers: "weakref.WeakKeyDictionary[threading.Thread, object]" = weakref.WeakKe
 def start_helper(target, name: str, args=(), stop=None) -> threading.Thread:
     """Start a (non-daemon) helper thread that join_helpers() will wait for;
     `stop()`, if given, asks it to end early."""
-    thread = threading.Thread(target=target, name=name, args=args, daemon=False)
+    def run():
+        try:
+            target(*args)
+        finally:
+            # A finished helper needs no stop(); and its entry must go: `stop` refers
+            # to the thread's owner, which refers to the thread (the key), so the weak
+            # key alone would never let go (a study worker would keep every input's
+            # sink and statistics).
+            _helpers.pop(threading.current_thread(), None)
+
+    thread = threading.Thread(target=run, name=name, daemon=False)
     _helpers[thread] = stop
     thread.start()
     return thread
