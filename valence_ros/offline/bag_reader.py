@@ -57,6 +57,7 @@ MSG_DEFINITIONS = {
         "int8 NEGATIVE=-1\n"
         "int8 NEUTRAL=0\n"
         "int8 POSITIVE=1\n"
+        "int8 UNKNOWN=2\n"
         "std_msgs/Header header\n"
         "string face_id\n"
         "int8 state\n"
