@@ -219,6 +219,13 @@ def test_failed_configure_reports_the_plain_nodes_reason_then_a_fix_configures(
     assert lc.state() == "unconfigured" and process.running()
     ros_client.wait_for(lambda: f"configure failed: {reason}" in process.output(), 10,
                         "the failure logged", process)
+    io = Topics(ros_client, process)
+    try:  # /diagnostics says so too, every second while unconfigured
+        kv = io.status(lambda kv: kv.get("lifecycle_state") == "unconfigured"
+                       and "configure failed" in kv["message"], "the failure in /diagnostics")
+        assert kv["message"] == f"unconfigured: configure failed: {reason}"
+    finally:
+        io.close()
     assert not lc.change("configure"), "still the same bad value"
     [result] = ros_client.set_parameters(process.fqn, {"max_faces": 4})
     assert result.successful, result.reason
@@ -261,3 +268,26 @@ def test_sigint_in_any_state_exits_cleanly(ros_client, lifecycle_node, state):
         assert lc.change("configure") and lc.change("activate")
     assert process.stop(signal.SIGINT) == 0
     assert "Traceback" not in process.output(), process.output()[-3000:]
+
+
+def test_expression_publishers_are_managed_too(ros_client, lifecycle_node, topics):
+    """hri_expression on the lifecycle node: a face's Expression publisher, created
+    while active, publishes at once; deactivate destroys it with the face."""
+    from conftest import require_hri_msgs
+    msgs = require_hri_msgs()
+    process, lc = lifecycle_node({"hri_expression": True, "smoothing_time_constant": 0.0})
+    io = topics(process)
+    assert lc.change("configure") and lc.change("activate")
+    io.connect()
+    io.send(HAPPY, "erin", 0)
+    io.valence.wait_for(1)
+    expressions = ros_client.collect("/humans/faces/erin/expression", msgs.Expression)
+    ros_client.wait_matched(expressions, process=process)
+    io.send(HAPPY, "erin", 1)
+    [m] = expressions.wait_for(1, what="erin's Expression from a publisher created while active")
+    assert m.expression == msgs.Expression.HAPPY
+    assert lc.change("deactivate")
+    assert io.state.msgs[-1].state == ros_client.msg.ValenceState.UNKNOWN
+    ros_client.wait_for(lambda: expressions.subscription.get_publisher_count() == 0, WAIT_TIMEOUT,
+                        "erin's Expression publisher to be destroyed", process)
+    ros_client.destroy(expressions)
