@@ -16,8 +16,16 @@ Validation and test are held-out low-expressiveness frames drawn with
 independent seeds; the shift set is the high-expressiveness preset (never
 trained on). Every random stream derives from ``--seed`` through
 ``numpy.random.SeedSequence`` and training runs single-threaded with
-deterministic algorithms, so the same seed and the same torch/numpy
-versions give the same metrics (and the same weights).
+deterministic algorithms.
+
+Reproducibility across CPUs: MKL (the BLAS inside the torch wheel) picks its
+kernels by CPU, and different kernels round differently; over 40 epochs that
+leads to other weights (the same function within ~1e-4). This module pins MKL
+to its AVX2 code path (MKL_CBWR=AVX2, Intel's "conditional numerical
+reproducibility") before torch first runs, unless MKL_CBWR is set already;
+then the same seed gives the same bytes on x86-64 CPUs with AVX2 (checked by
+emulating CPU variants: test_training.py). The pin only takes effect if
+nothing in the process ran an MKL routine before (valence_train: always).
 
 Outputs in ``--out DIR``: ``valence_regressor.pt`` (plain state_dict, keys
 ``model.N.*``, loadable with ``torch.load(..., weights_only=True)``), the
@@ -32,6 +40,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -49,6 +58,9 @@ from valence_ros.model.synthetic_data import (
     simplex_coverage,
 )
 from valence_ros.model.valence_rule import MEHRABIAN_WEIGHTS, label
+
+# Read by MKL when it first runs (see the module docstring).
+os.environ.setdefault("MKL_CBWR", "AVX2")
 
 __all__ = ["TrainConfig", "RECIPES", "CARD_METRICS", "TARGETS", "build_datasets", "train", "main"]
 
@@ -153,6 +165,18 @@ def one_hot_ok(checks: dict, rule: str = "facereader") -> bool:
     )
 
 
+def _platform(torch) -> dict:
+    """What decides the float rounding: the CPU, the code paths torch and MKL took."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl_cbwr": os.environ.get("MKL_CBWR"), "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY")}
+
+
 def train(cfg: TrainConfig, log=None):
     """Train one model; returns ``(model, report_dict)``. Deterministic in ``cfg``."""
     import torch
@@ -249,6 +273,7 @@ def train(cfg: TrainConfig, log=None):
                 "torch": torch.__version__,
                 "numpy": np.__version__,
             },
+            "platform": _platform(torch),
             "torch_seed": torch_seed,
             "runtime_s": round(time.perf_counter() - t0, 1),
         }
