@@ -6,6 +6,7 @@
 #   make lint    ruff (rules in ruff.toml) + the import contract (setup.cfg [importlinter])
 #   make setup   .venv from requirements.txt + colcon build into build/ install/ log/
 #   make bench   build if needed, run every bench/bench_*.py
+#   make soak    build if needed, the long fuzz/soak/fault/signal runs (minutes; log/soak.log)
 #   make clean   remove build/ install/ log/      (make distclean: also .venv)
 #
 # Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
@@ -43,7 +44,7 @@ export PYTHONUNBUFFERED := 1
 # is sourced with `set +u` (recipes run with -eu).
 IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
 
-.PHONY: help setup venv build lint test test-fixtures run bench clean distclean
+.PHONY: help setup venv build lint test test-fixtures run bench soak clean distclean
 
 help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
@@ -174,6 +175,17 @@ test: setup lint test-fixtures
 
 run: setup
 	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/valence_demo" $(DEMO_ARGS)
+
+# Issue 11: the live node's long runs (README "Reliability" quotes the [soak]
+# lines of log/soak.log): 12,000 fuzz messages, 60 s at 1 kHz, 10,000 face ids,
+# best-effort loss vs an echo node, 100,000-message burst, the fine signal grid.
+SOAK_TESTS := test/ros/test_node_fuzz.py test/ros/test_node_soak.py \
+  test/ros/test_node_faults_process.py test/ros/test_node_signals.py
+soak: setup
+	@echo "[soak] $(SOAK_TESTS) (minutes; output also in $(LOG_BASE)/soak.log)"
+	@$(IN_ENV) cd "$(ROOT)"; mkdir -p "$(LOG_BASE)"; \
+	  VALENCE_SOAK=1 VALENCE_FUZZ_MESSAGES=12000 python -P -m pytest -q -s -rfEs -p no:cacheprovider \
+	    --timeout=1800 $(PYTEST_ARGS) $(SOAK_TESTS) 2>&1 | tee "$(LOG_BASE)/soak.log"
 
 bench: setup
 	@$(IN_ENV) cd "$(ROOT)"; shopt -s nullglob; benches=(bench/bench_*.py); \
