@@ -196,3 +196,16 @@ def test_no_helper_thread_outlives_main(tmp_path):
     assert lines == ["2 []", "2 []", "2 []", "0 []"], (proc.stdout, proc.stderr)
     assert proc.returncode == 0, proc.stderr
     shutil.rmtree(tmp_path / "o4")
+
+
+def test_study_of_hostile_inputs_fails_each_in_one_line_and_goes_on(hostile):
+    """Several inputs (a study, issue 13): each hostile one is one FAILED line, the good one
+    is analysed, exit code 3 - and nothing blocks."""
+    work, cases = hostile
+    good = work / "good"
+    bad = ["fifo.mcap", "dev_zero", "sparse.db3", "sparse.csv", "bag_with_fifo_mcap_file", "socket"]
+    proc = analyze(good, *(cases[name][0] for name in bad), "--out", work / "study_out", "-q")
+    failed = [line for line in proc.stderr.splitlines() if ": FAILED: " in line]
+    assert proc.returncode == 3 and len(failed) == len(bad), proc.stderr
+    assert (work / "study_out" / "sessions.csv").is_file()
+    shutil.rmtree(work / "study_out")
