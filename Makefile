@@ -178,9 +178,13 @@ run: setup
 
 # Issue 11: the live node's long runs (README "Reliability" quotes the [soak]
 # lines of log/soak.log): 12,000 fuzz messages, 60 s at 1 kHz, 10,000 face ids,
-# best-effort loss vs an echo node, 100,000-message burst, the fine signal grid.
+# best-effort loss vs an echo node, 100,000-message burst, the fine signal grid;
+# and x10 of the pipeline fuzz and the hostile-file runs, the shipped weights retrained.
 SOAK_TESTS := test/ros/test_node_fuzz.py test/ros/test_node_soak.py \
-  test/ros/test_node_faults_process.py test/ros/test_node_signals.py
+  test/ros/test_node_faults_process.py test/ros/test_node_signals.py \
+  test/model/test_fuzz_frame_path.py test/offline/test_fuzz_batch_path.py \
+  test/offline/test_analyze_hostile_inputs.py test/ros/test_node_hostile_files.py \
+  test/model/test_training.py::test_shipped_weights_are_reproduced_bit_for_bit
 soak: setup
 	@echo "[soak] $(SOAK_TESTS) (minutes; output also in $(LOG_BASE)/soak.log)"
 	@$(IN_ENV) cd "$(ROOT)"; mkdir -p "$(LOG_BASE)"; \

@@ -7,7 +7,7 @@ published values are finite and in [-1, 1], states -1/0/1; and the batch path gi
 the per-frame (node) path's result for every row: the same accept/reject decision and
 the same reason, the same raw valence within 1e-6 (predict_batch vs predict_one).
 
-Derandomised. BATCH_CASES examples per CI run (each a list of batches); VALENCE_SOAK=1: x10.
+Derandomised. BATCH_CASES examples per CI run (each a list of batches); VALENCE_SOAK=1 (make soak): x5.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from valence_ros.model.fast_inference import FastRegressor
 from valence_ros.offline.pipeline import REASONS, FrameBatch, OfflinePipeline
 
 SOAK = os.environ.get("VALENCE_SOAK") == "1"
-BATCH_CASES = 5_000 if SOAK else 500
+BATCH_CASES = 2_500 if SOAK else 500
 
 rows = st.tuples(label_lists, st.sampled_from(VALUE_KINDS), st.integers(0, 12), st.integers(0, 2**32 - 1),
                  FACE_STAMP_NOW, st.booleans())
