@@ -13,7 +13,8 @@
    both alike;
 3. reports throughput = frames read / wall time of the whole run, the ratio of the medians
    (target: --jobs 2 >= 1.7x --jobs 1 on 2 cores), the CPU time of the run (parent +
-   workers) per wall second, the largest worker peak RSS (study.json) and the parent's peak
+   workers) per wall second and frames per CPU second (the parallel overhead, which load
+   from other processes does not change), the largest worker peak RSS (study.json) and the parent's peak
    RSS, and the load average before each run (the machine may be shared: a ratio measured
    while other processes hold the cores says less about the tool than about the machine).
 
@@ -88,6 +89,7 @@ def run_study(folder: Path, out: Path, jobs: int) -> dict:
     frames = study["totals"]["frames_read"]
     return {"jobs": jobs, "wall_s": round(wall, 3), "frames": frames, "frames_per_s": round(frames / wall),
             "cpu_s": round(cpu, 2), "cpu_per_wall": round(cpu / wall, 2), "load_before": round(load, 2),
+            "frames_per_cpu_s": round(frames / cpu) if cpu > 0 else None,
             "worker_peak_rss_mib": max(e["worker_peak_rss_mib"] for e in study["inputs"]),
             "parent_peak_rss_mib": round(info["parent_rss_mib"], 1),
             "input_seconds_sum": round(sum(e["seconds"] for e in study["inputs"]), 2)}
@@ -123,12 +125,16 @@ def main(argv=None) -> int:
     for jobs, rs in runs.items():
         fps = [r["frames_per_s"] for r in rs]
         summary[jobs] = {"median_frames_per_s": round(statistics.median(fps)), "min": min(fps), "max": max(fps),
+                         "median_frames_per_cpu_s": round(statistics.median(r["frames_per_cpu_s"] for r in rs)),
+                         "median_cpu_per_wall": statistics.median(r["cpu_per_wall"] for r in rs),
                          "worker_peak_rss_mib": max(r["worker_peak_rss_mib"] for r in rs),
                          "parent_peak_rss_mib": max(r["parent_peak_rss_mib"] for r in rs)}
     print()
-    print(f"{'jobs':>4} {'frames/s median':>16} {'range':>21} {'worker RSS':>11} {'parent RSS':>11}")
+    print(f"{'jobs':>4} {'frames/s median':>16} {'range':>21} {'frames/cpu-s':>13} {'cpu/wall':>9} "
+          f"{'worker RSS':>11} {'parent RSS':>11}")
     for jobs, s in summary.items():
         print(f"{jobs:>4} {s['median_frames_per_s']:>16,} {s['min']:>10,}-{s['max']:<10,} "
+              f"{s['median_frames_per_cpu_s']:>13,} {s['median_cpu_per_wall']:>9.2f} "
               f"{s['worker_peak_rss_mib']:>10.0f}M {s['parent_peak_rss_mib']:>10.0f}M")
     result = {"inputs": args.inputs, "messages_per_input": args.messages, "runs": runs, "summary": summary,
               "machine": {"cpus": os.cpu_count()}}
