@@ -453,10 +453,10 @@ class NodeSession:
         return self.valence_of(face_id)
 
     def latest_diagnostics(self, predicate: Callable[[dict], bool] = lambda kv: True,
-                           timeout: float = WAIT_TIMEOUT) -> dict:
+                           timeout: float = WAIT_TIMEOUT, since: int | None = None) -> dict:
         """KeyValues (plus 'level' and 'message') of the first status after now
-        that satisfies predicate."""
-        start = len(self.diagnostics)
+        (or after the first `since` diagnostics messages) that satisfies predicate."""
+        start = len(self.diagnostics) if since is None else since
         found: dict = {}
 
         def check() -> bool:
