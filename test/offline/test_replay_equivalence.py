@@ -80,8 +80,12 @@ def recorded_session(path, storage):
     return path
 
 
-@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3], ids=["mcap", "sqlite3"])
-def test_replay_into_node_equals_analyzer(tmp_path, node_process, ros_client, storage):
+# input_decoding: the default (cdr, the node decodes the raw bytes) with both storage
+# formats, and rclpy's typed decoding once.
+@pytest.mark.parametrize("storage, decoding", [(StoragePlugin.MCAP, "cdr"), (StoragePlugin.SQLITE3, "cdr"),
+                                               (StoragePlugin.MCAP, "rclpy")],
+                         ids=["mcap", "sqlite3", "mcap-rclpy-decoding"])
+def test_replay_into_node_equals_analyzer(tmp_path, node_process, ros_client, storage, decoding):
     from rclpy.serialization import deserialize_message, serialize_message
     from valence_ros.offline.analyze import main as analyze
 
@@ -100,8 +104,8 @@ def test_replay_into_node_equals_analyzer(tmp_path, node_process, ros_client, st
     # Reliable input QoS with a deep queue so a loaded test machine cannot drop a frame
     # in transport (a stalled replay catches up in a burst); it does not enter the
     # computation (the analyser reads the same params file).
-    node = node_process({"input_qos_reliability": "reliable", "input_qos_depth": 1000},
-                        params_file=params_file)
+    node = node_process({"input_qos_reliability": "reliable", "input_qos_depth": 1000,
+                         "input_decoding": decoding}, params_file=params_file)
     valence = ros_client.collect(node.topic("valence"), msg.Valence)
     states = ros_client.collect(node.topic("valence_state"), msg.ValenceState, qos=state_qos())
     publisher = ros_client.publisher(node.topic("emotion_probabilities"), msg.EmotionProbabilities)

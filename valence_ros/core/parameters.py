@@ -20,6 +20,7 @@ from valence_ros.core.valence_state import StateThresholds
 
 INPUT_TYPES = ("emotion_probabilities", "float32_multi_array")
 RELIABILITIES = ("best_effort", "reliable")
+DECODINGS = ("cdr", "rclpy")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "Input message type: valence_ros/EmotionProbabilities, or std_msgs/Float32MultiArray "
               "(stamp = receive time on the node clock, face_id empty).",
               choices=INPUT_TYPES),
+    ParamSpec("input_decoding", "cdr",
+              "Who decodes EmotionProbabilities input: cdr = the node, from the serialised message "
+              "(raw subscription, pre-serialised Valence out: less CPU per frame; malformed messages "
+              "are counted as rejected_undecodable), rclpy = rclpy's typed messages. Same results "
+              "either way.",
+              choices=DECODINGS),
     ParamSpec("input_labels", ["facereader"],
               "Label order of inputs whose message carries no labels: a list of names (any case, "
               "aliases accepted) or one preset name: facereader (= the canonical order), fer2013, "

@@ -7,6 +7,9 @@ A thin ROS 2 layer over the pure core. Per message:
     -> clip to [-1, 1] -> FaceTracker.update(now = node clock) -> publish Valence
     (+ ValenceState when the face's state changed)
 
+With input_decoding = cdr (the default) the same steps run on the serialised
+message and the Valence goes out pre-serialised: see serialized_input.py.
+
 Topics (relative names, so namespaces and remapping work):
   sub  emotion_probabilities  valence_ros/EmotionProbabilities, or std_msgs/Float32MultiArray
                               when input_type = float32_multi_array (stamp = receive time on
@@ -57,6 +60,7 @@ from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.hri import hri_diagnostics, start_hri
+from valence_ros.ros.serialized_input import serialized_callback
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
@@ -70,7 +74,8 @@ NODE_NAME = "valence_node"
 
 # Node-level reject reason on top of preprocessing's: the model returned NaN/inf
 # (only possible with broken weights); the frame is dropped, never published.
-NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long")
+# "undecodable": not well-formed CDR (input_decoding = cdr; rclpy drops such a message unseen).
+NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "undecodable")
 
 # A face_id or header.frame_id longer than this is refused (id_too_long): each
 # tracked face keeps its id, and its latest ValenceState (id and header) stays in
@@ -180,10 +185,15 @@ class ValencePipeline:
                                depth=int(values["input_qos_depth"]),
                                reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         self._input_type = values["input_type"]
+        self._input_decoding = values["input_decoding"]
         if self._input_type == "float32_multi_array":
             self._sub = self.create_subscription(
                 Float32MultiArray, "emotion_probabilities", self._input_callback(self._on_array),
                 input_qos)
+        elif self._input_decoding == "cdr":
+            self._sub = self.create_subscription(
+                _msg_types()[0], "emotion_probabilities",
+                self._input_callback(serialized_callback(self)), input_qos, raw=True)
         else:
             self._sub = self.create_subscription(
                 _msg_types()[0], "emotion_probabilities",
@@ -212,6 +222,7 @@ class ValencePipeline:
         self.add_post_set_parameters_callback(self._after_set_parameters)
         self.get_logger().info(
             f"ready: input {self._sub.topic_name} ({self._input_type}, "
+            f"decoding {self._input_decoding}, "
             f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
             f"model {self._model_source}, labels {list(self._labels.default.labels)}")
 
@@ -238,19 +249,9 @@ class ValencePipeline:
     def _on_probabilities(self, msg) -> None:
         t0 = time.perf_counter_ns()
         self._n_in += 1
-        if len(msg.face_id) > MAX_ID_LENGTH or len(msg.header.frame_id) > MAX_ID_LENGTH:
-            self._reject("id_too_long", msg.face_id,
-                         f"face_id has {len(msg.face_id)} characters, header.frame_id "
-                         f"{len(msg.header.frame_id)}; at most {MAX_ID_LENGTH} each")
+        label_map = self._accept(msg.face_id, msg.header.frame_id, msg.labels)
+        if label_map is None:
             return
-        try:
-            label_map = self._labels.get(msg.labels)
-        except LabelError as error:
-            self._reject("bad_labels", msg.face_id, str(error))
-            return
-        if label_map is not self._last_label_map:
-            self._check_label_map(label_map, "message labels")
-            self._last_label_map = label_map
         stamp = msg.header.stamp
         self._process(msg.probabilities, label_map,
                       msg.header, msg.face_id, stamp.sec * 1_000_000_000 + stamp.nanosec,
@@ -264,15 +265,34 @@ class ValencePipeline:
         self._process(msg.data, self._labels.default,
                       header, "", now.nanoseconds, now.nanoseconds, t0)
 
-    def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:
+    def _accept(self, face_id: str, frame_id: str, labels) -> LabelMap | None:
+        """The frame's label map, or None when its ids or labels are refused."""
+        if len(face_id) > MAX_ID_LENGTH or len(frame_id) > MAX_ID_LENGTH:
+            self._reject("id_too_long", face_id,
+                         f"face_id has {len(face_id)} characters, header.frame_id "
+                         f"{len(frame_id)}; at most {MAX_ID_LENGTH} each")
+            return None
+        try:
+            label_map = self._labels.get(labels)
+        except LabelError as error:
+            self._reject("bad_labels", face_id, str(error))
+            return None
+        if label_map is not self._last_label_map:
+            self._check_label_map(label_map, "message labels")
+            self._last_label_map = label_map
+        return label_map
+
+    def _valence_of(self, values, label_map, face_id, stamp_ns, now_ns):
+        """(TrackedFrame, raw valence, canonical vector) of one frame, or None when it
+        is rejected. Both input decodings run this."""
         vector, reason = to_canonical(values, label_map, self._sum_tolerance)
         if reason is not None:
             self._reject(reason, face_id, "")
-            return
+            return None
         y = self._predict(vector)
         if not math.isfinite(y):
             self._reject("non_finite_output", face_id, "")
-            return
+            return None
         raw = 1.0 if y > 1.0 else (-1.0 if y < -1.0 else y)
         if now_ns is None:
             # The node clock; without sim time that is the system clock, read
@@ -282,12 +302,24 @@ class ValencePipeline:
         frame = tracker.update(face_id, stamp_ns, raw, now_ns)
         if tracker.has_gone:  # evicted, or this face itself over face_timeout: UNKNOWN first
             self._announce_gone(tracker.take_gone())
+        return frame, raw, vector
+
+    def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:
+        result = self._valence_of(values, label_map, face_id, stamp_ns, now_ns)
+        if result is None:
+            return
+        frame, raw, vector = result
         out = self._valence_msg
         out.header = header
         out.face_id = face_id
         out.valence = frame.valence
         out.raw_valence = raw
         self._valence_pub.publish(out)
+        self._published(header, face_id, frame, vector, t0)
+
+    def _published(self, header, face_id: str, frame, vector, t0: int) -> None:
+        """After a frame's Valence went out: Expression, state change, latency sample
+        (`header` may be None when neither Expression nor a state change needs it)."""
         self._n_out += 1
         if self._hri_output is not None:
             self._hri_output.publish(face_id, header, frame.valence, vector)
@@ -391,6 +423,7 @@ class ValencePipeline:
         configuration = [
             ("input_topic", self._sub.topic_name),
             ("input_type", self._input_type),
+            ("input_decoding", self._input_decoding),
             ("input_qos", f"{self._values['input_qos_reliability']}, depth "
                           f"{self._values['input_qos_depth']}"),
             ("model", self._model_source),
