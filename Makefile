@@ -5,13 +5,14 @@
 #   make test    build if needed, lint, run the whole pytest suite
 #   make lint    ruff (rules in ruff.toml) + the import contract (setup.cfg [importlinter])
 #   make setup   .venv from requirements.txt + colcon build into build/ install/ log/
-#   make bench   build if needed, run every bench/bench_*.py
+#   make bench   build if needed, run every bench/bench_*.py, print one table
+#                (bench/run_benches.py; results in bench_results/)
 #   make soak    build if needed, the long fuzz/soak/fault/signal runs (minutes; log/soak.log)
 #   make clean   remove build/ install/ log/      (make distclean: also .venv)
 #
 # Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
 # LOG_BASE= TEST_TIMEOUT=<s per test> TESTS=test/demo/test_demo.py PYTEST_ARGS="-k launch -x"
-# DEMO_ARGS="--rate 20 --seed 3"
+# DEMO_ARGS="--rate 20 --seed 3" BENCH_ARGS="--smoke" (or "--only node_latency")
 #
 # ROS 2 here comes from pip wheels (see ../shared/ros2-from-pip.md): the venv
 # prefix is the ROS underlay. In a full ROS 2 install, use colcon directly
@@ -31,6 +32,7 @@ LOG_BASE ?= $(ROOT)/log
 TEST_TIMEOUT ?= 300
 TESTS ?= test
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 DEMO_ARGS ?=
 
 VPY := $(VENV)/bin/python
@@ -50,6 +52,7 @@ help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
 	@echo "  make run    start valence_node (as the launch file does) + a scripted demo publisher; Ctrl-C stops"
 	@echo "  make test   run the whole pytest suite (builds first)"
+	@echo "  make bench  run every benchmark (<= 10 min), print one table, write bench_results/"
 
 setup: build
 
@@ -192,10 +195,7 @@ soak: setup
 	    --timeout=1800 $(PYTEST_ARGS) $(SOAK_TESTS) 2>&1 | tee "$(LOG_BASE)/soak.log"
 
 bench: setup
-	@$(IN_ENV) cd "$(ROOT)"; shopt -s nullglob; benches=(bench/bench_*.py); \
-	  if [ $${#benches[@]} -eq 0 ]; then echo "[bench] no bench/bench_*.py found" >&2; exit 1; fi; \
-	  for b in "$${benches[@]}"; do echo "[bench] python $$b"; python "$$b"; done; \
-	  echo "[bench] all $${#benches[@]} benchmarks passed"
+	@$(IN_ENV) cd "$(ROOT)"; python bench/run_benches.py $(BENCH_ARGS)
 
 clean:
 	rm -rf "$(BUILD_BASE)" "$(INSTALL_BASE)" "$(LOG_BASE)"

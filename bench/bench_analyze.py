@@ -26,7 +26,8 @@ For each storage format (sqlite3, MCAP) it:
 
 Target (issue #5): >= 200,000 frames/s end to end for 1,000,000 messages.
 The machine is shared (2 cores): numbers are noisy; ratios are the robust part.
-Prints a table; writes bench_results/bench_analyze.json. Exit 0.
+Prints a table; writes bench_results/analyze.json (see benchlib.py). Exit 0.
+--smoke: seconds-long run on tiny bags (CI).
 """
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import benchlib  # noqa: E402
 
 from valence_ros.offline.bag_reader import typestore  # noqa: E402
 from valence_ros.offline.bag_writer import BagWriter  # noqa: E402
@@ -188,8 +192,12 @@ def main(argv=None) -> int:
     ap.add_argument("--formats", nargs="+", default=["sqlite3", "mcap"], choices=["sqlite3", "mcap"])
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "valence_ros_bench")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--json", type=Path, default=REPO / "bench_results" / "bench_analyze.json")
+    ap.add_argument("--json", type=Path, default=None, help="default: bench_results/analyze.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds: tiny bags, one run each")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.messages, args.small, args.huge, args.repeat = 20_000, 5_000, 0, 1
+    record = benchlib.Result("analyze")
     args.cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_analyze_"))
     results = {}
@@ -198,7 +206,16 @@ def main(argv=None) -> int:
             print(f"[{storage}]", flush=True)
             big = bag_for(args.cache, storage, args.messages)
             small = bag_for(args.cache, storage, args.small)
-            runs = [analyze_once(big, work) for _ in range(max(1, args.repeat))]
+            # analyser and baseline interleaved, so load from other processes hits both alike
+            runs, baselines = [], []
+            for _ in range(max(1, args.repeat)):
+                runs.append(analyze_once(big, work))
+                if not args.no_baseline:
+                    t0 = time.monotonic()
+                    proc = subprocess.run([sys.executable, "-c", _BASELINE, str(big)], capture_output=True,
+                                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+                    n, inner = proc.stdout.split()
+                    baselines.append((int(n) / float(inner), time.monotonic() - t0))
             best = min(runs, key=lambda r: r["wall_s"])
             small_run = analyze_once(small, work)
             huge_run = analyze_once(bag_for(args.cache, storage, args.huge), work) if args.huge else None
@@ -216,15 +233,23 @@ def main(argv=None) -> int:
             if huge_run is not None:
                 entry.update({"huge_messages": args.huge, "huge_peak_rss_mib": round(huge_run["rss_mib"], 1),
                               "huge_frames_per_s_end_to_end": round(args.huge / huge_run["wall_s"])})
-            if not args.no_baseline:
-                t0 = time.monotonic()
-                proc = subprocess.run([sys.executable, "-c", _BASELINE, str(big)], capture_output=True,
-                                      text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-                n, inner = proc.stdout.split()
-                entry["baseline_rosbags_read_deserialize_msgs_per_s"] = round(int(n) / float(inner))
-                entry["baseline_wall_s"] = round(time.monotonic() - t0, 3)
+            fps = [args.messages / r["wall_s"] for r in runs]
+            if baselines:
+                entry["baseline_rosbags_read_deserialize_msgs_per_s"] = round(max(b[0] for b in baselines))
+                entry["baseline_wall_s"] = [round(b[1], 3) for b in baselines]
                 entry["speedup_vs_baseline"] = round(
                     entry["frames_per_s_end_to_end"] / entry["baseline_rosbags_read_deserialize_msgs_per_s"], 2)
+                ratio, ratio_range = benchlib.spread([f / b[0] for f, b in zip(fps, baselines)])
+            else:
+                ratio = ratio_range = None
+            value, value_range = benchlib.spread(fps)
+            record.add(f"valence_analyze end to end, {args.messages:,}-msg {storage} bag", value, "frames/s",
+                       range_=value_range, baseline="rosbags read + deserialize_cdr (same bag, same rep)",
+                       ratio=ratio, ratio_range=ratio_range, target=">= 200000", target_on="value")
+            sizes = f"{args.small:,} msgs: {small_run['rss_mib']:.0f} MiB" + (
+                f"; {args.huge:,} msgs: {huge_run['rss_mib']:.0f} MiB" if huge_run else "")
+            record.add(f"valence_analyze peak RSS, {args.messages:,}-msg {storage} bag", round(best["rss_mib"], 1),
+                       "MiB", note=sizes)
             results[storage] = entry
             print(json.dumps(entry, indent=2), flush=True)
     finally:
@@ -243,9 +268,8 @@ def main(argv=None) -> int:
     for storage, e in results.items():
         verdict = "meets" if e["frames_per_s_end_to_end"] >= target else "MISSES"
         print(f"{storage}: {verdict} the {target:,} frames/s end-to-end target")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": {"cpus": os.cpu_count()}, "results": results}, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    record.details = {"results": results}
+    print(f"wrote {record.write(args.json)}")
     return 0
 
 

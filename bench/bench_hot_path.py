@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+import benchlib  # bench/ is the script's directory, on sys.path
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.face_tracker import FaceTracker, TrackerConfig
 from valence_ros.model.fast_inference import FastRegressor
@@ -172,8 +173,11 @@ def main() -> int:
     parser.add_argument("--warm-reps", type=int, default=2000)
     parser.add_argument("--labels", nargs="*", default=[],
                         help="input label order (default canonical); e.g. --labels ferplus")
-    parser.add_argument("--out", type=Path, default=REPO / "bench_results" / "hot_path.json")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench_results/hot_path.json")
+    parser.add_argument("--smoke", action="store_true", help="seconds: few rounds (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.warm_reps = 20, 50
 
     random.seed(1)
     stages = make_stages(args.labels)
@@ -193,11 +197,15 @@ def main() -> int:
         ratios[new] = {k: result[new][k] / result[old][k] for k in result[new]}
         print(f"{new} / {old}: cold p50 x{ratios[new]['cold_us_p50']:.2f}, "
               f"cold p90 x{ratios[new]['cold_us_p90']:.2f}, warm x{ratios[new]['warm_us']:.2f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"labels": args.labels, "rounds": args.rounds,
-                                    "evict_mb": args.evict_mb, "stages": result,
-                                    "ratios": ratios}, indent=2))
-    print(f"[bench] wrote {args.out}")
+    record = benchlib.Result("hot_path")
+    for kind, key in (("cold caches, median", "cold_us_p50"), ("cold caches, p90", "cold_us_p90"),
+                      ("warm loop", "warm_us")):
+        record.add(f"per-frame core path (validation + model + smoothing + state), {kind}",
+                   result["pipeline"][key], "us", baseline="numpy-per-step version (pipeline_numpy)",
+                   ratio=ratios["pipeline"][key])
+    record.details = {"labels": args.labels, "rounds": args.rounds, "evict_mb": args.evict_mb,
+                      "stages": result, "ratios": ratios}
+    print(f"[bench] wrote {record.write(args.out)}")
     return 0
 
 

@@ -20,7 +20,6 @@ Torch runs with 1 thread (``--threads`` to change) and numpy's BLAS with 1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -29,6 +28,7 @@ import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Single-threaded numpy BLAS too (must be set before numpy is imported), so
 # both sides of the comparison use one core. Override from the environment.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -39,6 +39,7 @@ import torch  # noqa: E402
 
 from valence_ros.model.fast_inference import FastRegressor  # noqa: E402
 from valence_ros.model.mlp import load_regressor  # noqa: E402
+import benchlib  # noqa: E402
 
 
 def _loops(t: timeit.Timer, target_s: float) -> int:
@@ -71,8 +72,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--batch", type=int, default=100_000, help="frames for the batch rows")
-    ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--json", type=Path, default=None, help="default: bench_results/inference.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds: tiny batch, short repeats (CI)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.quick, args.batch = True, 2_000
+    record = benchlib.Result("inference")
 
     torch.set_num_threads(args.threads)
     repeats, target = (3, 0.05) if args.quick else (7, 0.2)
@@ -140,16 +145,19 @@ def main(argv=None) -> int:
     print(f"predict_one speed-up vs baseline: {fast_ratio:.1f}x (target >= 5x): "
           f"{'OK' if fast_ratio >= 5 else 'BELOW TARGET'}")
 
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
+    record.add("predict_one per frame (warm loop)", rows[3][1] * 1e6, "us",
+               baseline="model(torch.tensor(x)) eager (same run)", ratio=rows[3][1] / base)
+    record.add(f"predict_batch, {args.batch:,} frames", args.batch / t_fast_b, "frames/s",
+               baseline="torch no_grad model(X) (same run)", ratio=t_torch_b / t_fast_b)
+    record.details = {
             "per_frame_us": {name: t * 1e6 for name, t in rows},
             "speedup_predict_one_vs_eager": fast_ratio,
             "batch": {"frames": args.batch, "torch_no_grad_fps": args.batch / t_torch_b,
                       "predict_batch_fps": args.batch / t_fast_b},
             "max_abs_diff": diff,
             "torch_threads": torch.get_num_threads(),
-        }, indent=2) + "\n")
+    }
+    print(f"[bench] wrote {record.write(args.json)}")
     return 0
 
 
