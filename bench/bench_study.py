@@ -18,7 +18,8 @@
    RSS, and the load average before each run (the machine may be shared: a ratio measured
    while other processes hold the cores says less about the tool than about the machine).
 
-Prints a table; writes bench_results/bench_study.json. Exit 0.
+Prints a table; writes bench_results/study.json (see benchlib.py). Exit 0.
+--smoke: seconds-long run on 2 tiny bags (CI).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
+import benchlib  # noqa: E402
 from bench_analyze import generate  # noqa: E402
 
 _WRAPPER = (
@@ -102,8 +104,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "valence_ros_bench_study")
-    ap.add_argument("--json", type=Path, default=REPO / "bench_results" / "bench_study.json")
+    ap.add_argument("--json", type=Path, default=None, help="default: bench_results/study.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds: 2 tiny bags, one repetition (CI)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.inputs, args.messages, args.repeat = 2, 2_000, 1
+    record = benchlib.Result("study")
     print(f"[study] {args.inputs} bags x {args.messages} messages, jobs {args.jobs}, {args.repeat} repetitions",
           flush=True)
     folder = study_inputs(args.cache, args.inputs, args.messages)
@@ -150,9 +156,16 @@ def main(argv=None) -> int:
               f"{', '.join(f'x{p:.2f}' for p in pairs)}); {verdict} the x1.7 target")
         print(f"one job: {one_core:,} frames/s = {result['one_core_hours_of_30hz_video_per_minute']} hours of "
               f"30 Hz video (one face) per minute")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    for jobs, s in summary.items():
+        record.add(f"study of {args.inputs} bags x {args.messages:,} msgs, --jobs {jobs}", s["median_frames_per_s"],
+                   "frames/s", range_=[s["min"], s["max"]],
+                   note=f"worker peak RSS {s['worker_peak_rss_mib']:.0f} MiB")
+    if "speedup_per_repetition" in result:
+        ratio, ratio_range = benchlib.spread(result["speedup_per_repetition"])
+        record.add("study throughput, --jobs 2", summary[2]["median_frames_per_s"], "frames/s",
+                   baseline="--jobs 1 (same repetition)", ratio=ratio, ratio_range=ratio_range, target=">= 1.7")
+    record.details = result
+    print(f"wrote {record.write(args.json)}")
     return 0
 
 
