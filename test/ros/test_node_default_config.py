@@ -199,13 +199,11 @@ def test_signal_during_startup_exits_cleanly(ros_client, node_process, sig):
     """A signal as soon as the node shows up in the ROS graph (usually while it is
     still importing torch and loading its model, before its publishers exist) ends
     it with exit 0 and no traceback."""
-    # A node of the previous test may linger in this client's graph for a moment
-    # after its process exited: wait until it is gone, so the signal below cannot
-    # reach the new process before its handlers are installed.
-    ros_client.wait_for(lambda: "valence_node" not in ros_client.node.get_node_names(),
-                        what="no valence_node in the graph")
-    process = node_process()
-    ros_client.wait_for(lambda: "valence_node" in ros_client.node.get_node_names(),
+    # A name of its own: a valence_node of an earlier test may linger in this client's
+    # graph, and seeing it would send the signal before this process installed its handlers.
+    name = f"valence_node_startup_{sig.name.lower()}"
+    process = node_process(remaps=[f"__node:={name}"])
+    ros_client.wait_for(lambda: name in ros_client.node.get_node_names(),
                         what="valence_node in the graph", process=process)
     assert process.stop(sig, timeout=20) == 0, process.output()[-3000:]
     assert_clean_exit(process)
