@@ -12,15 +12,15 @@ here, as rclpy would deliver them):
 - the callbacks: per ValenceState and per Valence message (O(faces) for any/all);
 - bytes allocated while ticking (tracemalloc peak over 10,000 update() calls).
 
-Each figure: REPEATS runs of CALLS calls; printed as median [min-max] of the runs'
-per-call means, and written to bench_results/bench_behaviours.json.
+Each figure: REPEATS runs of CALLS calls; median [min-max] of the runs' per-call
+means; ratios divide by the baseline's run of the same index. Written with benchlib
+to bench_results/behaviours.json (make bench's table picks it up).
 
-    python bench/bench_behaviours.py [--repeats 5] [--calls 20000]
+    python bench/bench_behaviours.py [--repeats 5] [--calls 20000] [--smoke]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -29,6 +29,11 @@ import time
 import tracemalloc
 from itertools import cycle, repeat
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import benchlib  # noqa: E402
 
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))  # no traffic: a private domain
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -49,8 +54,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "bench_results"))
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run for CI (numbers meaningless)")
+    parser.add_argument("--out", default=None, help="JSON file (default: benchlib's bench_results/behaviours.json)")
     args = parser.parse_args(argv)
+    if args.smoke or os.environ.get("VALENCE_BENCH_SMOKE"):
+        args.repeats, args.calls = 1, 400
+    result = benchlib.Result("behaviours")
 
     import py_trees
     import py_trees.version
@@ -147,11 +156,9 @@ def main(argv=None) -> int:
     rclpy.shutdown()
 
     conditions = {"python": platform.python_version(), "py_trees": py_trees.version.__version__,
-                  "machine": platform.machine(), "cpus": os.cpu_count(),
-                  "loadavg_1min_at_end": os.getloadavg()[0], "repeats": args.repeats,
-                  "calls": args.calls}
+                  "repeats": args.repeats, "calls": args.calls, "smoke": bool(args.smoke)}
     print(f"bench_behaviours: py_trees {conditions['py_trees']}, Python {conditions['python']}, "
-          f"{args.repeats} runs x {args.calls} calls, load {conditions['loadavg_1min_at_end']:.2f}")
+          f"{args.repeats} runs x {args.calls} calls, load {os.getloadavg()[0]:.2f}")
     print(f"{'measure':<42} {'us/call median':>14} {'[min - max]':>18}")
     for name, r in results.items():
         if "us_per_call_median" in r:
@@ -160,11 +167,27 @@ def main(argv=None) -> int:
     alloc = results["allocated_bytes_10000x3_updates"]
     print(f"{'allocated while ticking (10,000 x 3 updates)':<42} peak {alloc['peak_minus_start']} B, "
           f"net {alloc['end_minus_start']} B")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_behaviours.json").write_text(json.dumps(
-        {"bench": "bench_behaviours", "conditions": conditions, "results": results}, indent=2) + "\n")
-    print(f"written {out / 'bench_behaviours.json'}")
+
+    base = results["baseline_success_tick_once"]
+    for key, label in (("state_any_min_duration_update_16faces", "ValenceStateIs(any, min_duration) update(), 16 faces"),
+                       ("state_all_update_16faces", "ValenceStateIs(all) update(), 16 faces"),
+                       ("valence_above_all_update_16faces", "ValenceAbove(all, max_age) update(), 16 faces"),
+                       ("state_any_min_duration_tick_once_16faces", "ValenceStateIs(any) tick_once(), 16 faces"),
+                       ("demo_tree_tick_16faces", "valence_bt_demo tree tick, 16 faces")):
+        r = results[key]
+        ratios = [a / b for a, b in zip(r["runs"], base["runs"])]
+        result.add(label, r["us_per_call_median"], "us", range_=[r["us_per_call_min"], r["us_per_call_max"]],
+                   baseline="py_trees Success().tick_once(), same run",
+                   ratio=statistics.median(ratios), ratio_range=[min(ratios), max(ratios)])
+    for key, label in (("state_callback_16faces", "ValenceStateIs callback per ValenceState, 16 faces"),
+                       ("valence_callback_16faces", "ValenceAbove(all) callback per Valence, 16 faces")):
+        r = results[key]
+        result.add(label, r["us_per_call_median"], "us", range_=[r["us_per_call_min"], r["us_per_call_max"]])
+    result.add("bytes allocated ticking 3 conditions 10,000 times (peak)", alloc["peak_minus_start"], "B",
+               target="<= 0", target_on="value")
+    result.details = {"conditions": conditions, "results": results}
+    path = result.write(args.out)
+    print(f"written {path}")
     return 0
 
 
