@@ -144,10 +144,10 @@ def test_best_effort_loss_is_reported_against_an_echo_node(ros_client, node_proc
     node_received = int(diag["messages_received"])
     node_loss = 1 - node_received / sent
     echo_loss = 1 - echoed / sent
-    ratio = node_loss / echo_loss if echo_loss > 0 else float("inf") if node_loss > 0 else 1.0
+    ratio = node_received / echoed  # 1.0: the node loses no more than a bare subscriber
     record_property("best_effort", {"sent": sent, "node": node_received, "echo": echoed})
     print(f"\n[soak] best effort {RATE_HZ} Hz x {SECONDS:g} s: sent {sent}; node received {node_received} "
-          f"(loss {node_loss:.2%}), echo node {echoed} (loss {echo_loss:.2%}); loss ratio node/echo {ratio:.2f}")
+          f"(loss {node_loss:.2%}), echo node {echoed} (loss {echo_loss:.2%}); received node/echo {ratio:.3f}")
     assert node_received > 0 and echoed > 0
     assert int(diag["valence_published"]) + int(diag["rejected_total"]) == node_received
     assert process.stop() == 0
