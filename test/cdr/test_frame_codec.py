@@ -156,3 +156,21 @@ def test_valence_bytes_equal_rclpy_serialisation(sec, nanosec, frame_id, face_id
     store = typestore()
     again = store.serialize_cdr(store.deserialize_cdr(bytes(serialize_message(msg)), VALENCE), VALENCE)
     assert bytes(again) == data
+
+
+def test_huge_layouts_are_decoded_but_never_remembered():
+    """Issue 11, defect 2: 256 remembered layouts of 1,000 labels x 1 kB each would
+    hold hundreds of MB; a layout over MAX_LAYOUT_KEY_BYTES is decoded every time."""
+    from valence_ros.cdr.frame import MAX_LAYOUT_KEY_BYTES
+    decoder = FrameDecoder()
+    labels = ["happy"] + [f"{k:04d}" + "x" * 1000 for k in range(200)]
+    data = bytes(serialize_message(emotion(face_id="f", labels=labels, probabilities=[1.0] + [0.0] * 200)))
+    assert len(data) > MAX_LAYOUT_KEY_BYTES
+    for _ in range(2):
+        assert fields(decoder.decode(data)) == rclpy_fields(data)
+    assert len(decoder) == 0 and decoder.misses == 2
+    big_id = bytes(serialize_message(emotion(face_id="g" * (MAX_LAYOUT_KEY_BYTES + 1), probabilities=[1.0])))
+    assert decoder.decode(big_id)[0].face_id == "g" * (MAX_LAYOUT_KEY_BYTES + 1) and len(decoder) == 0
+    ordinary = bytes(serialize_message(emotion(face_id="alice", labels=["happy", "sad"], probabilities=[0.5, 0.5])))
+    decoder.decode(ordinary)
+    assert len(decoder) == 1

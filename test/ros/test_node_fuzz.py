@@ -113,3 +113,33 @@ def test_hostile_stream_and_clock(ros_client, node_process, record_property):
     assert "Traceback" not in output and "FATAL" not in output, output[-3000:]
     assert len(output.encode()) < LOG_BOUND_BYTES, f"{len(output.encode())} bytes of log"
     assert process.stop() == 0
+
+
+@pytest.mark.parametrize("decoding", ["cdr", "rclpy"])
+def test_cycling_huge_label_lists_cannot_grow_the_node(ros_client, node_process, decoding):
+    """Issue 11, defect 2 as reported: 120 distinct lists of 1,000 labels x 1 kB grew the
+    node from 70 to 444 MB and wrote 239 MB of log. Now each is refused (bad_labels)
+    uncached, with a bounded warning; both input decodings."""
+    process = node_process({"input_qos_reliability": "reliable", "input_qos_depth": 50,
+                            "diagnostics_period": 0.2, "input_decoding": decoding})
+    session = NodeSession(ros_client, process)
+    try:
+        session.send((0.02, 0.9, 0.02, 0.02, 0.02, 0.01, 0.01), face_id="warm", stamp_ns=1)
+        session.wait_valence("warm", 1)
+        rss_start = rss_mb(process.popen.pid)
+        lists = 120
+        for i in range(lists):
+            labels = ["happy"] + [f"{i}:{k}:".ljust(1000, "u") for k in range(999)]
+            session.send([1.0] + [0.0] * 999, labels=labels, face_id="cycler", stamp_ns=10 + i)
+            if i % 10 == 9:  # keep the reliable queue short (1 MB messages)
+                session.latest_diagnostics(lambda kv, n=i + 2: int(kv["messages_received"]) >= n)
+        diag = session.latest_diagnostics(lambda kv: int(kv["messages_received"]) >= lists + 1)
+        rss_end = rss_mb(process.popen.pid)
+    finally:
+        session.close()
+    print(f"\n[fuzz] {lists} lists of 1,000 labels x 1 kB ({decoding}): RSS {rss_start:.1f} -> {rss_end:.1f} MB, "
+          f"log {len(process.output().encode())} bytes")
+    assert int(diag["rejected_bad_labels"]) == lists
+    assert rss_end - rss_start < 20.0, (rss_start, rss_end)
+    assert len(process.output().encode()) < 20_000
+    assert process.stop() == 0

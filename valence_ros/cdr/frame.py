@@ -34,6 +34,12 @@ from valence_ros.cdr.typenames import EMOTION_PROBABILITIES
 __all__ = ["CdrFrameError", "FrameDecoder", "FrameLayout", "valence_bytes"]
 
 MAX_LAYOUTS = 256            # distinct (frame_id, face_id, labels) remembered; bounds memory
+# ... and in bytes (issue 11): a layout whose strings (frame_id, face_id, labels) take
+# more than this is decoded each time and never remembered, so a publisher cycling
+# huge label lists or ids cannot fill the cache with megabytes per entry. Ordinary
+# messages take ~100-400 bytes. Worst case held: 256 x (2 KiB key + decoded strings
+# <= 8 KiB + Valence ids <= 2 KiB) ~ 3.3 MB.
+MAX_LAYOUT_KEY_BYTES = 2048
 _LE = b"\x00\x01"            # CDR_LE encapsulation (what ROS 2 writes on x86 and ARM)
 _ENCAPSULATION = b"\x00\x01\x00\x00"
 _u32 = struct.Struct("<I").unpack_from
@@ -130,6 +136,8 @@ class FrameDecoder:
         """First message of a layout: full reference checks, then remember it."""
         _, _, frame_id, face_id, labels, _ = self._reference(data)
         layout = FrameLayout(frame_id, face_id, labels)
+        if len(key) > MAX_LAYOUT_KEY_BYTES:
+            return layout           # too big to remember (see MAX_LAYOUT_KEY_BYTES)
         if len(self._layouts) >= self._max_layouts:
             self._layouts.clear()   # publishers cycling through ids: start over, bounded
         self._layouts[key] = layout
