@@ -194,8 +194,9 @@ soak: setup
 	  VALENCE_SOAK=1 VALENCE_FUZZ_MESSAGES=12000 python -P -m pytest -q -s -rfEs -p no:cacheprovider \
 	    --timeout=1800 $(PYTEST_ARGS) $(SOAK_TESTS) 2>&1 | tee "$(LOG_BASE)/soak.log"
 
-bench: setup
-	@$(IN_ENV) cd "$(ROOT)"; python bench/run_benches.py $(BENCH_ARGS)
+bench: setup test-fixtures
+	@$(IN_ENV) set +u; source "$(FIXTURE_INSTALL)/local_setup.bash"; set -u; \
+	  cd "$(ROOT)"; python bench/run_benches.py $(BENCH_ARGS)
 
 clean:
 	rm -rf "$(BUILD_BASE)" "$(INSTALL_BASE)" "$(LOG_BASE)"

@@ -11,6 +11,8 @@ setup.cfg enforces it).
     face_tracker   per-face filter and state, expiry, the max_faces bound, gone faces
     parameters     the one parameter table (defaults, ranges, docs) and its checks
     params_file    read a ROS 2 params YAML for one node exactly as rcl does
+    hri_expression ROS4HRI Expression: dominant emotion, per-face topic names
+    tracked_list   which faces left a tracked-faces list
 """
 from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
 from valence_ros.core.face_tracker import FaceTracker, GoneFace, TrackedFrame, TrackerConfig

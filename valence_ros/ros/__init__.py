@@ -1,6 +1,8 @@
 """The ROS 2 layer: wiring only, the logic lives in valence_ros.core.
 
-    node             ValenceNode and the valence_node entry point
+    node             ValencePipeline (the shared wiring), ValenceNode and valence_node
+    lifecycle_node   ValenceLifecycleNode and valence_lifecycle_node (managed)
+    hri              ROS4HRI: per-face hri_msgs/Expression output, tracked-faces input
     node_parameters  declaring the parameter table as ROS parameters, runtime changes
     diagnostics      the /diagnostics status of one period
     state_publisher  valence_state: latched latest state per face, UNKNOWN for gone faces
