@@ -6,7 +6,7 @@ raw to each target's Valence output, reading the stamp from the bytes; so the dr
 own cost per frame is small and identical for every target. Latency of a frame =
 receive time - stamp (every target copies the input header into its Valence).
 CPU of a target = the sum of its threads' run time (/proc/<pid>/task/*/schedstat,
-nanoseconds) over the phase.
+nanoseconds) over the phase, per frame it answered.
 """
 from __future__ import annotations
 
@@ -192,7 +192,8 @@ class Driver:
         latencies = np.array([(recv - sent[stamp]) / 1e6 for recv, stamp in list(log) if stamp in sent])
         result = {"target": target.label, "rate_hz": rate, "achieved_hz": achieved, "sent": n,
                   "received": int(latencies.size), "lost": int(n - latencies.size),
-                  "cpu_us_per_frame": (cpu1 - cpu0) / 1e3 / n}
+                  # per frame the target answered (a lost frame costs it little)
+                  "cpu_us_per_frame": (cpu1 - cpu0) / 1e3 / max(latencies.size, 1)}
         if latencies.size:
             for name, q in (("p50", 50), ("p90", 90), ("p99", 99)):
                 result[f"latency_ms_{name}"] = float(np.percentile(latencies, q))
