@@ -159,7 +159,8 @@ def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict]
                     continue
                 ratio, ratio_range = benchlib.spread(per_rep(metric, label, base, rate))
                 v, v_range = value(metric, label, rate)
-                result.add(f"{label} {names[metric]} @ {rate:g} Hz", v, units[metric], range_=v_range,
+                result.add(f"{label} {names[metric]} @ {rate:g} Hz" + (" vs seed" if base == "seed" else ""),
+                           v, units[metric], range_=v_range,
                            baseline=f"{base} (same rep)", ratio=ratio, ratio_range=ratio_range, target=target)
     for entry in best:
         if entry["target"] not in ours + ["echo_raw"]:
@@ -173,7 +174,7 @@ def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict]
                    note="one ladder pass (a lossy burst is retried once); rates are the ladder's steps")
     for label in sorted({s["target"] for s in startups}):
         v, v_range = benchlib.spread([s["first_valence_s"] for s in startups if s["target"] == label])
-        result.add(f"{label} start -> first valence", v, "s", range_=v_range, target="<= 0.5",
+        result.add(f"{label} start -> first valence", v, "s", range_=v_range, target="<= 0.5", target_on="value",
                    note="includes DDS discovery with the driver")
         v, v_range = benchlib.spread([s.get("ready_s") for s in startups if s["target"] == label])
         result.add(f"{label} start -> 'ready' logged", v, "s", range_=v_range)

@@ -59,10 +59,10 @@ def spread(values) -> tuple[float | None, list[float] | None]:
 def figure(name: str, value, unit: str, *, range_=None, baseline=None, ratio=None,
            ratio_range=None, target=None, target_on="ratio", note=None) -> dict:
     """One table row; `target` ("<= 1.10", ">= 200000") applies to the ratio, or to the
-    value with target_on="value" (or when there is no ratio)."""
+    value with target_on="value"."""
     met = None
     if target is not None:
-        check = ratio if ratio is not None and target_on == "ratio" else value
+        check = ratio if target_on == "ratio" else value   # no ratio (no baseline): not judged
         op, bound = target.split()
         if check is not None:
             met = check <= float(bound) if op == "<=" else check >= float(bound)
