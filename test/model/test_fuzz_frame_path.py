@@ -57,8 +57,9 @@ def test_fuzz_frame_streams_with_hostile_models():
         ran[0] += 1
         model = shipped if scale is None else _scaled(shipped, scale)
         path = FramePath(model, sum_tolerance)
-        for frame in items:
-            check_output(path(*frame))
+        with np.errstate(over="ignore", invalid="ignore"):   # the huge models overflow on purpose
+            for frame in items:
+                check_output(path(*frame))
         path.check_counts()
 
     stream()

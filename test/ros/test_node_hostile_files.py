@@ -36,10 +36,11 @@ def _run_pairs(starts):
     return problems
 
 
-# Each .pt/.bin case imports torch in the node (seconds on a loaded machine): CI runs the
-# two code-carrying pickles of them, make soak (VALENCE_SOAK=1) all; every case is also
+# Each case that reaches torch imports it in the node (seconds on a loaded machine): CI runs
+# the two code-carrying pickles of them, make soak (VALENCE_SOAK=1) all; every case is also
 # run in-process against both loaders by test/model/test_hostile_weights.py.
-TORCH_CASES = {"truncated_pt", "garbage_pt", "empty_pt", "nan_pt"}
+TORCH_CASES = {"truncated_pt", "garbage_pt", "empty_pt", "nan_pt", "garbage_safetensors",
+               "directory_without_weights", "directory_with_fifo_weights"}
 
 
 def test_hostile_model_path_exit_2_one_line(tmp_path, node_process):
