@@ -41,6 +41,11 @@ def _worker_main(worker_id: int, tasks, events) -> None:
         events.put(("done", worker_id, index, result))
 
 
+def _died(task: dict, exitcode) -> dict:
+    return {"index": task["index"], "session": task["session"], "path": task["path"], "status": "failed",
+            "error": f"the worker process died (exit code {exitcode}; killed for lack of memory?)"}
+
+
 class WorkerPool:
     """run(tasks) yields each task's result as it completes."""
 
@@ -74,7 +79,10 @@ class WorkerPool:
                 while idle and pending:
                     wid, task = idle.pop(), pending.pop()
                     busy[wid] = task
-                    self._workers[wid][1].send(task)
+                    try:
+                        self._workers[wid][1].send(task)
+                    except OSError:   # it died before taking the task: found below
+                        pass
                 try:
                     kind, wid, index, payload = self._events.get(timeout=_POLL_S)
                 except queue.Empty:
@@ -82,13 +90,11 @@ class WorkerPool:
                         proc = self._workers[wid][0]
                         if proc.is_alive() or task["index"] in done:
                             continue
+                        proc.join()
                         del busy[wid]
                         self._workers.pop(wid)[1].close()
                         done.add(task["index"])
-                        yield {"index": task["index"], "session": task["session"], "path": task["path"],
-                               "status": "failed",
-                               "error": f"the worker process died (exit code {proc.exitcode}; "
-                                        "killed for lack of memory?)"}
+                        yield _died(task, proc.exitcode)
                         if pending:
                             idle.append(self._start_worker())
                     continue
