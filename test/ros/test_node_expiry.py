@@ -9,12 +9,11 @@ restarts every face.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, SAD, NodeSession
+from conftest import BASE_STAMP_NS, HAPPY, NodeSession, SAD, SimClock
 
 pytestmark = pytest.mark.ros
 
@@ -80,31 +79,6 @@ def test_face_expires_after_timeout_on_wall_clock_and_restarts(wall):
                          and len(wall.states_of("wall")) >= 2, process=wall.process,
                          what="state of the restarted face")
     assert wall.states_of("wall")[-1].header.stamp.nanosec == (BASE_STAMP_NS + 2 * SEC // 10) % SEC
-
-
-class SimClock:
-    """Publishes /clock at 50 Hz (wall) with a value the test sets, like a simulator."""
-
-    def __init__(self, client, start_ns: int):
-        from rosgraph_msgs.msg import Clock
-        self.client = client
-        self.publisher = client.publisher("/clock", Clock)
-        self.now_ns = start_ns
-        self._stop = threading.Event()
-        self._msg_type = Clock
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            msg = self._msg_type()
-            msg.clock.sec, msg.clock.nanosec = divmod(self.now_ns, SEC)
-            self.publisher.publish(msg)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.client.destroy(self.publisher)
 
 
 @pytest.fixture(scope="module")

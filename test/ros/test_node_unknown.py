@@ -8,11 +8,10 @@ transient-local history stays bounded (2 * max_faces).
 from __future__ import annotations
 
 import signal
-import threading
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession, state_qos
+from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, NodeSession, SAD, SimClock, state_qos
 
 pytestmark = pytest.mark.ros
 
@@ -134,27 +133,6 @@ def test_sigterm_shutdown_announces_too(session):
     wait_state(s, "t", S.POSITIVE)
     assert s.process.stop(signal.SIGTERM) == 0
     assert last_states(s)["t"] == S.UNKNOWN
-
-
-class SimClock:
-    def __init__(self, client, start_ns: int):
-        from rosgraph_msgs.msg import Clock
-        self.client, self.now_ns, self._type = client, start_ns, Clock
-        self.publisher = client.publisher("/clock", Clock)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            msg = self._type()
-            msg.clock.sec, msg.clock.nanosec = divmod(self.now_ns, SEC)
-            self.publisher.publish(msg)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.client.destroy(self.publisher)
 
 
 def test_clock_reset_announces_every_face(session, ros_client):
