@@ -531,10 +531,10 @@ def test_sigterm_mid_run_leaves_no_output(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if proc.returncode == 0:
-        pytest.skip("the analysis finished before SIGTERM arrived (machine too fast)")
+    # No skip for "finished first": 600k frames take seconds, and an exit 0 here was a
+    # lost SIGTERM (the handler's raise dropped inside an import), now caught by check().
     assert proc.returncode == 143 and "terminated" in stderr and stderr.count("\n") == 1
-    assert no_leftovers(tmp_path, "o")
+    assert no_leftovers(tmp_path, "o"), sorted(p.name for p in tmp_path.iterdir())
 
 
 def test_storage_override_and_topic_with_csv(tmp_path, capsys):

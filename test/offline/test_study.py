@@ -255,11 +255,6 @@ def test_a_worker_that_dies_fails_its_input_only(tmp_path):
         "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]
 
 
-# Known defect, not fixed yet: a SIGTERM that lands while the parent is inside a spawn
-# worker's start() cuts the worker's bootstrap short, and that worker prints a traceback
-# (EOFError / FileNotFoundError in multiprocessing's spawn_main) before it dies. Exit code,
-# output directory and worker cleanup are right every time; retried for that window.
-@pytest.mark.flaky(reruns=3)
 def test_sigterm_stops_the_workers_and_leaves_no_output(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

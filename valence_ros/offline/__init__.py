@@ -9,6 +9,7 @@
     outputs         valence.csv, the output bag and per-face statistics
     report          CSV formatting, summary table, plots, the atomic output directory
     threads         reading and writing beside the per-frame loop
+    termination     Ctrl-C/SIGTERM: stop at once, never commit after either
     numfmt          fast integer and fixed-point formatting
     study           many inputs (a study) in parallel -> sessions.csv, episodes.csv, frames.parquet
     study_inputs    a study's inputs: paths, folders searched, session names

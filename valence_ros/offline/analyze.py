@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -33,14 +32,11 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from valence_ros.offline.errors import PROG, AnalyzeError, one_line  # noqa: E402
 from valence_ros.offline.session import analyze_input  # noqa: E402
+from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
 
 EXIT_ERROR = 2
 EXIT_INTERNAL = 1
 DEBUG_ENV = "VALENCE_ANALYZE_DEBUG"   # set to 1 for tracebacks of unexpected errors
-
-
-class _Terminated(BaseException):
-    """SIGTERM: unwind (removing the temporary output) and exit 143."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,42 +174,38 @@ def _analyze(args) -> int:
     return 0
 
 
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:   # not the main thread: leave SIGTERM alone
-        previous = None
-    try:
-        return _analyze(args)
-    except AnalyzeError as error:
+    from valence_ros.offline.report import remove_unfinished
+    from valence_ros.offline.threads import join_helpers
+    with handlers_installed():
+        try:
+            return _analyze(args)
+        except BaseException as error:
+            stop_interrupting()   # the outcome is decided: a second Ctrl-C must not cut the report short
+            return _exit_code(error)
+        finally:
+            join_helpers()   # no helper thread may outlive main() into interpreter exit
+            remove_unfinished()
+
+
+def _exit_code(error: BaseException) -> int:
+    """Print the one line for `error` and return the exit code (re-raises what is no error)."""
+    from valence_ros.offline.bag_reader import BagError
+    if isinstance(error, (AnalyzeError, BagError)):
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    if isinstance(error, KeyboardInterrupt):
         print(f"{PROG}: interrupted; no output written", file=sys.stderr)
         return 130
-    except _Terminated:
+    if isinstance(error, Terminated):
         print(f"{PROG}: terminated; no output written", file=sys.stderr)
         return 143
-    except Exception as error:
-        from valence_ros.offline.bag_reader import BagError
-        if isinstance(error, BagError):
-            print(f"{PROG}: error: {error}", file=sys.stderr)
-            return EXIT_ERROR
-        if os.environ.get(DEBUG_ENV):
-            raise
-        print(f"{PROG}: error: internal error: {type(error).__name__}: {one_line(error)} "
-              f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
-    finally:
-        from valence_ros.offline.threads import join_helpers
-        join_helpers()   # no helper thread may outlive main() into interpreter exit
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    if not isinstance(error, Exception) or os.environ.get(DEBUG_ENV):
+        raise error
+    print(f"{PROG}: error: internal error: {type(error).__name__}: {one_line(error)} "
+          f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

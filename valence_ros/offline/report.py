@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.offline.numfmt import ascii_ints, fixed9
+from valence_ros.offline.termination import final_step, signals_held
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, STATE_NAMES
 
 __all__ = ["CSV_COLUMNS", "CsvWriter", "FaceStats", "OutputDir", "OutputError",
@@ -326,6 +327,17 @@ def plot_face(stats: FaceStats, path: Path, thresholds: tuple[float, float]) -> 
 # ---------------------------------------------------------------------- output directory
 
 
+_unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed or aborted
+
+
+def remove_unfinished() -> None:
+    """Remove every temporary output directory still open: the last step of a run that
+    was interrupted somewhere no abort() was reached (a signal lands between bytecodes)."""
+    for tmp in list(_unfinished):
+        shutil.rmtree(tmp, ignore_errors=True)
+        _unfinished.discard(tmp)
+
+
 class OutputDir:
     """Atomic output: files go to DIR.tmp-XXXX; commit() renames it to DIR."""
 
@@ -338,21 +350,26 @@ class OutputDir:
         parent = self.final.parent
         if not parent.is_dir():
             raise OutputError(f"{parent}: parent of the output directory does not exist")
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
-        except OSError as error:
-            raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+        with signals_held():   # created and registered, or neither
+            try:
+                self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
+            except OSError as error:
+                raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+            _unfinished.add(self.tmp)
         os.chmod(self.tmp, 0o755)
 
     def commit(self) -> None:
         old = None
-        if self.final.exists():
-            old = Path(tempfile.mkdtemp(prefix=self.final.name + ".old-", dir=self.final.parent))
-            os.rmdir(old)
-            os.rename(self.final, old)
-        os.rename(self.tmp, self.final)
+        with final_step():   # not after Ctrl-C/SIGTERM, and not cut in half by one
+            if self.final.exists():
+                old = Path(tempfile.mkdtemp(prefix=self.final.name + ".old-", dir=self.final.parent))
+                os.rmdir(old)
+                os.rename(self.final, old)
+            os.rename(self.tmp, self.final)
+            _unfinished.discard(self.tmp)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        _unfinished.discard(self.tmp)

@@ -16,6 +16,9 @@ import queue
 import signal
 from typing import Callable, Iterator
 
+from valence_ros.offline.termination import check as check_interrupted
+from valence_ros.offline.termination import signals_held
+
 __all__ = ["WorkerPool"]
 
 _POLL_S = 0.2
@@ -62,7 +65,8 @@ class WorkerPool:
         receive, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_worker_main, args=(wid, receive, self._events),
                                  name=f"valence_analyze-job{wid}", daemon=True)
-        proc.start()
+        with signals_held():   # a start cut short leaves a half-bootstrapped worker printing a traceback
+            proc.start()
         receive.close()
         self._workers[wid] = (proc, send)
         return wid
@@ -83,6 +87,7 @@ class WorkerPool:
                         self._workers[wid][1].send(task)
                     except OSError:   # it died before taking the task: found below
                         pass
+                check_interrupted()
                 try:
                     kind, wid, index, payload = self._events.get(timeout=_POLL_S)
                 except queue.Empty:

@@ -20,6 +20,9 @@ import queue
 import threading
 import weakref
 
+from valence_ros.offline.termination import check as check_interrupted
+from valence_ros.offline.termination import signals_held
+
 __all__ = ["prefetch", "BackgroundSink", "start_helper", "join_helpers"]
 
 _END = object()
@@ -40,8 +43,9 @@ def start_helper(target, name: str, args=(), stop=None) -> threading.Thread:
             _helpers.pop(threading.current_thread(), None)
 
     thread = threading.Thread(target=run, name=name, daemon=False)
-    _helpers[thread] = stop
-    thread.start()
+    with signals_held():   # registered and started, or neither
+        _helpers[thread] = stop
+        thread.start()
     return thread
 
 
@@ -103,7 +107,7 @@ class BackgroundSink:
         self._error: BaseException | None = None
         self.sink = None
         self._finished = False
-        self._thread = start_helper(self._run, "valence-writer", stop=lambda: self.finish(commit=False))
+        self._thread = start_helper(self._run, "valence-writer", stop=self._request_end)
 
     def _run(self):
         try:
@@ -129,15 +133,20 @@ class BackgroundSink:
                     self._error = error
 
     def put(self, item) -> None:
+        check_interrupted()   # once per batch: a Ctrl-C/SIGTERM whose raise was lost ends the run here
         if self._error is not None:
             raise self._error
         self._items.put(item)
 
+    def _request_end(self, commit: bool = False) -> None:
+        with signals_held():   # flag and end marker together: a second call must not wait forever
+            if not self._finished:
+                self._finished = True
+                self._items.put((_END, commit))
+
     def finish(self, commit: bool = True):
         """Close (commit=True) or abort the sink; re-raises a writer error."""
-        if not self._finished:
-            self._finished = True
-            self._items.put((_END, commit))
+        self._request_end(commit)
         self._thread.join()
         if self._error is not None and commit:
             raise self._error

@@ -1,0 +1,77 @@
+"""offline.termination: a recorded Ctrl-C/SIGTERM is never lost and never cuts the commit in half."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from valence_ros.offline import termination
+from valence_ros.offline.termination import Terminated
+
+
+def _sigterm():
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_the_handler_raises_at_once():
+    with termination.handlers_installed():
+        with pytest.raises(Terminated):
+            _sigterm()
+            [None for _ in range(10_000)]   # the handler runs at the next bytecode
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_lost_raise_is_raised_again_by_check():
+    with termination.handlers_installed():
+        try:
+            _sigterm()
+            [None for _ in range(10_000)]
+        except Terminated:
+            pass   # what CPython may drop: the request stays recorded
+        with pytest.raises(Terminated):
+            termination.check()
+        with pytest.raises(Terminated):
+            with termination.final_step():
+                pytest.fail("the commit ran after SIGTERM")
+
+
+def test_held_signals_are_raised_after_the_held_step():
+    steps = []
+    with termination.handlers_installed():
+        with pytest.raises(KeyboardInterrupt):
+            with termination.signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                [None for _ in range(10_000)]
+                steps.append("finished")
+    assert steps == ["finished"]
+
+
+def test_after_the_commit_a_signal_no_longer_interrupts():
+    with termination.handlers_installed():
+        with termination.final_step():
+            _sigterm()
+            [None for _ in range(10_000)]
+        _sigterm()
+        [None for _ in range(10_000)]
+        termination.check()   # nothing raised: the output is in place
+
+
+def test_nothing_is_remembered_from_one_run_to_the_next():
+    with termination.handlers_installed():
+        with pytest.raises(Terminated):
+            with termination.signals_held():
+                _sigterm()
+    with termination.handlers_installed():
+        termination.check()
+
+
+def test_cleanup_after_a_signal_is_not_interrupted_again():
+    with termination.handlers_installed():
+        with pytest.raises(Terminated):
+            _sigterm()
+            [None for _ in range(10_000)]
+        with termination.signals_held():   # e.g. ending the writer thread in an except clause
+            pass
+        with pytest.raises(Terminated):
+            termination.check()
