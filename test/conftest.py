@@ -475,6 +475,20 @@ class NodeSession:
         client.wait_matched(self.input, process=process)
         client.wait_matched(self.valence, process=process)
         client.wait_matched(self.state, process=process)
+        # Matching is seen per side: our readers may see the node's writers before the
+        # node's writers have matched our readers, and what the node publishes meanwhile
+        # is lost (volatile). Our readers are announced in order on one reliable channel,
+        # /diagnostics last, so the node's first diagnostics message proves it has matched
+        # the valence and state readers too.
+        try:
+            client.wait_for(lambda: self._diagnostics_from_node(), WAIT_TIMEOUT,
+                            "the node's first /diagnostics message", process)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{client.graph_report('/diagnostics', process)}") from None
+
+    def _diagnostics_from_node(self) -> bool:
+        name = self.process.diagnostics_name
+        return any(status.name == name for array in list(self.diagnostics.msgs) for status in array.status)
 
     def send(self, probabilities, labels=(), face_id="", stamp_ns=0, frame_id="camera"):
         self.input.publish(self.client.emotion(probabilities, labels, face_id, stamp_ns, frame_id))
@@ -486,8 +500,15 @@ class NodeSession:
         return self.state.where(lambda m: m.face_id == face_id)
 
     def wait_valence(self, face_id: str, count: int, timeout: float = WAIT_TIMEOUT) -> list:
-        self.client.wait_for(lambda: len(self.valence_of(face_id)) >= count, timeout,
-                             f"{count} valence messages for face {face_id!r}", self.process)
+        try:
+            self.client.wait_for(lambda: len(self.valence_of(face_id)) >= count, timeout,
+                                 f"{count} valence messages for face {face_id!r}", self.process)
+        except AssertionError as error:   # did the frames reach the node? its counters say
+            last = self.diagnostics.msgs[-1] if self.diagnostics.msgs else None
+            counters = {kv.key: kv.value for status in (last.status if last else [])
+                        for kv in status.values if kv.key in ("messages_received", "valence_published", "rejected_total")}
+            raise AssertionError(f"{error}; got {len(self.valence_of(face_id))}; the node's last "
+                                 f"diagnostics counters: {counters}") from None
         return self.valence_of(face_id)
 
     def latest_diagnostics(self, predicate: Callable[[dict], bool] = lambda kv: True,
