@@ -50,7 +50,8 @@ _WRAPPER = (
     "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
     "except SystemExit as e:\n"
     "    code = e.code or 0\n"
-    "print(json.dumps({'parent_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+    "ru = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print(json.dumps({'parent_rss_mib': ru.ru_maxrss / 1024, 'parent_cpu_s': ru.ru_utime + ru.ru_stime,"
     " 'code': code}), file=sys.stderr)\n"
 )
 
@@ -94,6 +95,7 @@ def run_study(folder: Path, out: Path, jobs: int) -> dict:
             "frames_per_cpu_s": round(frames / cpu) if cpu > 0 else None,
             "worker_peak_rss_mib": max(e["worker_peak_rss_mib"] for e in study["inputs"]),
             "parent_peak_rss_mib": round(info["parent_rss_mib"], 1),
+            "parent_cpu_s": round(info["parent_cpu_s"], 2),
             "input_seconds_sum": round(sum(e["seconds"] for e in study["inputs"]), 2)}
 
 
@@ -122,7 +124,8 @@ def main(argv=None) -> int:
                 runs[jobs].append(r)
                 print(f"  rep {rep + 1} jobs {jobs}: {r['wall_s']:6.2f} s  {r['frames_per_s']:>9,} frames/s  "
                       f"cpu/wall {r['cpu_per_wall']:.2f}  load {r['load_before']:.2f}  "
-                      f"worker RSS {r['worker_peak_rss_mib']:.0f} MiB  parent RSS {r['parent_peak_rss_mib']:.0f} MiB",
+                      f"worker RSS {r['worker_peak_rss_mib']:.0f} MiB  parent RSS {r['parent_peak_rss_mib']:.0f} MiB  "
+                      f"parent CPU {r['parent_cpu_s']:.1f} s",
                       flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
