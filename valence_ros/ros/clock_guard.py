@@ -15,7 +15,7 @@ nothing and the spin loop's catch is the remaining safety net.
 """
 from __future__ import annotations
 
-import time
+from valence_ros.core.throttle import WarnThrottle
 
 
 class ClockGuard:
@@ -23,9 +23,7 @@ class ClockGuard:
 
     def __init__(self, node, warn_period: float):
         self._logger = node.get_logger()
-        self._warn_period = warn_period
-        self._last_warn = -float("inf")
-        self._unwarned = 0
+        self._throttle = WarnThrottle(warn_period)
         self.rejected = 0
         source = getattr(node, "_time_source", None)
         original = getattr(source, "clock_callback", None)
@@ -45,13 +43,10 @@ class ClockGuard:
 
     def _reject(self, msg, error: Exception) -> None:
         self.rejected += 1
-        now = time.monotonic()
-        if now - self._last_warn < self._warn_period:
-            self._unwarned += 1
+        held = self._throttle.due()
+        if held is None:
             return
-        self._last_warn = now
-        more = f", {self._unwarned} more since the last warning" if self._unwarned else ""
-        self._unwarned = 0
+        more = f", {held} more since the last warning" if held else ""
         self._logger.warning(
             f"ignored a /clock message with sec={msg.clock.sec}, nanosec={msg.clock.nanosec} "
             f"({error}); the node clock keeps its last valid time ({self.rejected} so far{more})")

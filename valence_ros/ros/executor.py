@@ -23,7 +23,6 @@ import gc
 import os
 import signal
 import sys
-import time
 from typing import Callable
 
 import rclpy
@@ -31,6 +30,7 @@ from rclpy.signals import SignalHandlerOptions
 import rclpy.logging
 
 from valence_ros.core.input_files import InputFileError
+from valence_ros.core.throttle import WarnThrottle
 from valence_ros.core.params_file import check_ros_args_files
 from valence_ros.ros.node_parameters import StartupError
 
@@ -57,20 +57,15 @@ class CallbackErrors:
 
     def __init__(self, logger, period: float = 5.0):
         self._logger = logger
-        self._period = period
-        self._last_log = -float("inf")
-        self._unlogged = 0
+        self._throttle = WarnThrottle(period)
         self.count = 0
 
     def record(self, error: BaseException) -> None:
         self.count += 1
-        now = time.monotonic()
-        if now - self._last_log < self._period:
-            self._unlogged += 1
+        held = self._throttle.due()
+        if held is None:
             return
-        self._last_log = now
-        more = f", {self._unlogged} more since the last report" if self._unlogged else ""
-        self._unlogged = 0
+        more = f", {held} more since the last report" if held else ""
         detail = " ".join(str(error).split())[:300]
         self._logger.error(
             f"a callback raised {type(error).__name__}: {detail}; the node carries on "

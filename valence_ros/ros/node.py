@@ -56,6 +56,7 @@ from valence_ros.core.face_tracker import CLOCK_RESET, LEFT, SHUTDOWN, FaceTrack
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache, describe_labels
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
+from valence_ros.core.throttle import WarnThrottle
 from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
@@ -156,12 +157,11 @@ class ValencePipeline:
         self._n_clock_resets = 0
         self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
         self._latencies: list[int] = []
-        self._last_warn = dict.fromkeys(NODE_REJECT_REASONS, -math.inf)
-        self._warn_suppressed = dict.fromkeys(NODE_REJECT_REASONS, 0)
+        self._reject_warnings = WarnThrottle(self._warn_period)   # one per reason
         self._warned_label_sets: set[int] = set()
         self._last_label_map: LabelMap | None = None
         self._unknown_labels: set[str] = set()
-        self._last_label_warn = -math.inf
+        self._label_warnings = WarnThrottle(self._warn_period)
         self._missing_emotions: set[str] = set()
         self._check_label_map(self._labels.default, "parameter input_labels")
         self._last_label_map = self._labels.default
@@ -330,14 +330,10 @@ class ValencePipeline:
 
     def _reject(self, reason: str, face_id: str, detail: str) -> None:
         self._rejects[reason] += 1
-        now = time.monotonic()
-        if now - self._last_warn[reason] < self._warn_period:
-            self._warn_suppressed[reason] += 1
+        held = self._reject_warnings.due(reason)
+        if held is None:
             return
-        suppressed = self._warn_suppressed[reason]
-        self._warn_suppressed[reason] = 0
-        self._last_warn[reason] = now
-        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        more = f" ({held} more since the last warning)" if held else ""
         self.get_logger().warning(
             f"dropped a frame (face_id {describe_labels([face_id])[1:-1]}): {reason}"
             f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
@@ -355,11 +351,8 @@ class ValencePipeline:
             return
         if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
             self._warned_label_sets.add(fingerprint)
-        else:  # beyond the bound, label warnings are throttled like rejects
-            now = time.monotonic()
-            if now - self._last_label_warn < self._warn_period:
-                return
-            self._last_label_warn = now
+        elif self._label_warnings.due() is None:  # beyond the bound, throttled like rejects
+            return
         parts = []
         if label_map.unknown:
             parts.append(f"label(s) {describe_labels(label_map.unknown)} unknown to the model: their "
