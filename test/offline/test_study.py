@@ -255,13 +255,17 @@ def test_a_worker_that_dies_fails_its_input_only(tmp_path):
         "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]
 
 
-def test_sigterm_stops_the_workers_and_leaves_no_output(tmp_path):
+# The delays sweep the second worker's start and the first one's bootstrap (a SIGTERM
+# there used to leave a worker printing a traceback).
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.25])
+def test_sigterm_stops_the_workers_and_leaves_no_output(tmp_path, delay):
     data = tmp_path / "data"
     data.mkdir()
     for name in ("a", "b", "c"):
         write_bag(data / name, "sqlite3", {"/emotion_probabilities": ep_topic(session(300, faces=(name,)))})
     proc = _study_process(data, tmp_path / "o", "--jobs", "2")
     worker = _wait_for_worker(proc)
+    time.sleep(delay)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stderr

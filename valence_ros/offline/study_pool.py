@@ -65,20 +65,22 @@ class WorkerPool:
         receive, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_worker_main, args=(wid, receive, self._events),
                                  name=f"valence_analyze-job{wid}", daemon=True)
-        with signals_held():   # a start cut short leaves a half-bootstrapped worker printing a traceback
+        # Held: a start cut short leaves a half-bootstrapped worker printing a traceback,
+        # and a started worker must be in _workers for close() to stop it.
+        with signals_held():
             proc.start()
+            self._workers[wid] = (proc, send)
         receive.close()
-        self._workers[wid] = (proc, send)
         return wid
 
     def run(self, tasks: list[dict], on_progress: Callable[[int, int], None]) -> Iterator[dict]:
         pending = list(reversed(tasks))
-        for _ in range(min(self.jobs, len(tasks))):
-            self._start_worker()
-        idle = list(reversed(self._workers))
         busy: dict[int, dict] = {}
         done: set[int] = set()
         try:
+            for _ in range(min(self.jobs, len(tasks))):
+                self._start_worker()
+            idle = list(reversed(self._workers))
             while len(done) < len(tasks):
                 while idle and pending:
                     wid, task = idle.pop(), pending.pop()
