@@ -171,7 +171,7 @@ test: setup lint test-fixtures
 	@$(IN_ENV) set +u; source "$(FIXTURE_INSTALL)/local_setup.bash"; set -u; \
 	  export VALENCE_TEST_HRI_PREFIX="$(FIXTURE_INSTALL)/hri_msgs"; \
 	  cd "$(ROOT)"; rc=0; \
-	  python -P -m pytest -q -rfEs -p no:cacheprovider --timeout="$(TEST_TIMEOUT)" $(PYTEST_ARGS) $(TESTS) || rc=$$?; \
+	  python -P -m pytest -q -rfEsR --rerun-show-tracebacks -p no:cacheprovider --timeout="$(TEST_TIMEOUT)" $(PYTEST_ARGS) $(TESTS) || rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "[test] FAILED: pytest collected no tests" >&2; fi; \
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
 	  exit $$rc

@@ -33,10 +33,12 @@ def topic(face_token: str) -> str:
     return f"/humans/faces/{face_token}/expression"
 
 
-@pytest.fixture(scope="module")
-def hri(ros_client, module_node_factory):
+# A node per test (not per module): a retried test then meets a fresh node, not the
+# faces and publishers its failed first attempt left behind.
+@pytest.fixture
+def hri(ros_client, node_process):
     msgs = require_hri_msgs()
-    process = module_node_factory({
+    process = node_process({
         **RELIABLE_INPUT, "smoothing_time_constant": 0.0, "face_timeout": 3600.0, "max_faces": MAX_FACES,
         "hri_expression": True, "hri_tracked_faces_topic": TRACKED})
     session = NodeSession(ros_client, process)

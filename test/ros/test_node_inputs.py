@@ -54,9 +54,9 @@ def test_canonical_order_frame_is_misread_without_labels(fer):
     assert fer.wait_valence("misread", 1)[0].raw_valence < 0.3
 
 
-@pytest.fixture(scope="module")
-def array(ros_client, module_node_factory):
-    process = module_node_factory({"input_type": "float32_multi_array", "input_labels": ["fer2013"],
+@pytest.fixture   # its own node: a retried test must not meet the first attempt's messages
+def array(ros_client, node_process):
+    process = node_process({"input_type": "float32_multi_array", "input_labels": ["fer2013"],
                                    "diagnostics_period": 0.2, "input_qos_reliability": "reliable",
                                    "input_qos_depth": 100}, namespace="/array")
     from diagnostic_msgs.msg import DiagnosticArray
@@ -66,6 +66,9 @@ def array(ros_client, module_node_factory):
     publisher = ros_client.publisher("/array/emotion_probabilities", Float32MultiArray)
     ros_client.wait_matched(publisher, process=process)
     ros_client.wait_matched(valence, process=process)
+    # As NodeSession does: the node's first diagnostics prove its writers matched our readers.
+    ros_client.wait_for(lambda: any(s.name == process.diagnostics_name for a in list(diagnostics.msgs)
+                                    for s in a.status), what="the node's first /diagnostics", process=process)
     yield process, publisher, valence, diagnostics
     for entity in (valence, diagnostics, publisher):
         ros_client.destroy(entity)
