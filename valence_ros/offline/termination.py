@@ -94,12 +94,8 @@ def signals_held() -> Iterator[None]:
 def final_step() -> Iterator[None]:
     """The commit (renaming the finished output into place): check() first, then the
     body with the signals held; once it is done, a signal no longer interrupts the run."""
-    global _finished, _holding
+    global _finished
     check()
-    outer = _holding
-    _holding = True
-    try:
+    with signals_held():   # its closing check() sees _finished and raises nothing
         yield
         _finished = _finished or threading.current_thread() is threading.main_thread()
-    finally:
-        _holding = outer
