@@ -460,6 +460,13 @@ def ros_client():
     client.close()
 
 
+def statuses_of(process: NodeProcess, arrays: Iterable) -> list:
+    """The DiagnosticStatus entries `process` published, in order, from DiagnosticArray
+    messages (a /diagnostics collector sees every node's)."""
+    return [status for array in list(arrays) for status in array.status
+            if status.name == process.diagnostics_name]
+
+
 class NodeSession:
     """A node process plus the client entities a module uses to talk to it."""
 
@@ -488,8 +495,7 @@ class NodeSession:
             raise AssertionError(f"{error}\n{client.graph_report('/diagnostics', process)}") from None
 
     def _diagnostics_from_node(self) -> bool:
-        name = self.process.diagnostics_name
-        return any(status.name == name for array in list(self.diagnostics.msgs) for status in array.status)
+        return bool(statuses_of(self.process, self.diagnostics.msgs))
 
     def send(self, probabilities, labels=(), face_id="", stamp_ns=0, frame_id="camera"):
         self.input.publish(self.client.emotion(probabilities, labels, face_id, stamp_ns, frame_id))
@@ -505,8 +511,7 @@ class NodeSession:
             self.client.wait_for(lambda: len(self.valence_of(face_id)) >= count, timeout,
                                  f"{count} valence messages for face {face_id!r}", self.process)
         except AssertionError as error:   # did the frames reach the node? its counters say
-            mine = [status for array in list(self.diagnostics.msgs) for status in array.status
-                    if status.name == self.process.diagnostics_name]
+            mine = statuses_of(self.process, self.diagnostics.msgs)
             counters = {kv.key: kv.value for kv in (mine[-1].values if mine else [])
                         if kv.key in ("messages_received", "valence_published", "rejected_total")}
             raise AssertionError(f"{error}; got {len(self.valence_of(face_id))}; the node's last "
@@ -521,18 +526,15 @@ class NodeSession:
         found: dict = {}
 
         def check() -> bool:
-            for array in self.diagnostics.msgs[start:]:
-                for status in array.status:
-                    if status.name != self.process.diagnostics_name:
-                        continue
-                    kv = {v.key: v.value for v in status.values}
-                    kv["level"] = int.from_bytes(status.level, "little") if isinstance(
-                        status.level, bytes) else int(status.level)
-                    kv["message"] = status.message
-                    if predicate(kv):
-                        found.clear()
-                        found.update(kv)
-                        return True
+            for status in statuses_of(self.process, self.diagnostics.msgs[start:]):
+                kv = {v.key: v.value for v in status.values}
+                kv["level"] = int.from_bytes(status.level, "little") if isinstance(
+                    status.level, bytes) else int(status.level)
+                kv["message"] = status.message
+                if predicate(kv):
+                    found.clear()
+                    found.update(kv)
+                    return True
             return False
 
         self.client.wait_for(check, timeout, "matching diagnostics", self.process)

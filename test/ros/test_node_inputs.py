@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession
+from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession, statuses_of
 
 pytestmark = pytest.mark.ros
 
@@ -67,8 +67,8 @@ def array(ros_client, node_process):
     ros_client.wait_matched(publisher, process=process)
     ros_client.wait_matched(valence, process=process)
     # As NodeSession does: the node's first diagnostics prove its writers matched our readers.
-    ros_client.wait_for(lambda: any(s.name == process.diagnostics_name for a in list(diagnostics.msgs)
-                                    for s in a.status), what="the node's first /diagnostics", process=process)
+    ros_client.wait_for(lambda: bool(statuses_of(process, diagnostics.msgs)),
+                        what="the node's first /diagnostics", process=process)
     yield process, publisher, valence, diagnostics
     for entity in (valence, diagnostics, publisher):
         ros_client.destroy(entity)
@@ -95,12 +95,9 @@ def test_float32_multi_array_input(ros_client, array):
     assert stamps == sorted(stamps)
 
     def rejected(_):
-        for a in diagnostics.msgs:
-            for s in a.status:
-                if s.name == "array/valence_node: valence":
-                    kv = {v.key: v.value for v in s.values}
-                    if kv["rejected_wrong_length"] == "1" and kv["input_type"] == \
-                            "float32_multi_array":
-                        return True
+        for s in statuses_of(process, diagnostics.msgs):
+            kv = {v.key: v.value for v in s.values}
+            if kv["rejected_wrong_length"] == "1" and kv["input_type"] == "float32_multi_array":
+                return True
         return False
     diagnostics.wait_for(rejected, what="wrong_length counted")
