@@ -48,6 +48,21 @@ def test_expiry_by_timer_and_restart_at_raw():
     assert frame.valence == -0.9 and frame.state_changed  # fresh filter, first frame
 
 
+def test_next_expiry_is_the_least_recently_seen_face_s_deadline():
+    t = tracker()
+    assert t.next_expiry_ns() is None
+    t.update("a", 0, 0.9, now_ns=0)
+    t.update("b", 0, 0.9, now_ns=1 * SEC)
+    assert t.next_expiry_ns() == 2 * SEC + 1        # a's: the first time expire() drops it
+    assert t.expire(t.next_expiry_ns() - 1) == []
+    t.update("a", 0, 0.9, now_ns=int(1.5 * SEC))    # seen again: b is now the oldest
+    assert t.next_expiry_ns() == 3 * SEC + 1
+    assert [g.face_id for g in t.expire(t.next_expiry_ns())] == ["b"]
+    assert t.next_expiry_ns() == int(3.5 * SEC) + 1
+    t.forget_all(SHUTDOWN)
+    assert t.next_expiry_ns() is None
+
+
 def test_lazy_expiry_in_update():
     t = tracker()
     t.update("a", 0, 0.9, now_ns=0)

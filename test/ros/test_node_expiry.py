@@ -81,6 +81,28 @@ def test_face_expires_after_timeout_on_wall_clock_and_restarts(wall):
     assert wall.states_of("wall")[-1].header.stamp.nanosec == (BASE_STAMP_NS + 2 * SEC // 10) % SEC
 
 
+def test_each_face_expires_at_its_own_deadline(wall):
+    """Two faces whose last frames are 0.5 s apart: the first is forgotten while the
+    second is still tracked, then the second (the expiry timer goes off for the least
+    recently seen face, then is set again for the next)."""
+    assert all(r.successful for r in wall.client.set_parameters(wall.process.fqn, {"face_timeout": 0.8}))
+    before = int(wall.latest_diagnostics(lambda kv: active(kv) == 0)["expired_faces"])
+    start = len(wall.diagnostics)
+    wall.send(HAPPY, face_id="early", stamp_ns=BASE_STAMP_NS + 10 * SEC)
+    wall.wait_valence("early", 1)
+    time.sleep(0.5)
+    wall.send(HAPPY, face_id="late", stamp_ns=BASE_STAMP_NS + 10 * SEC)
+    wall.wait_valence("late", 1)
+    # diagnostics every 0.2 s: at least one status falls between the two expiries
+    alone = wall.latest_diagnostics(lambda kv: int(kv["expired_faces"]) == before + 1, since=start)
+    assert active(alone) == 1, "the second face outlives the first"
+    done = wall.latest_diagnostics(lambda kv: int(kv["expired_faces"]) == before + 2, since=start)
+    assert active(done) == 0
+    S = wall.msg.ValenceState
+    assert [m.state for m in wall.states_of("early")][-1] == S.UNKNOWN
+    assert [m.state for m in wall.states_of("late")][-1] == S.UNKNOWN
+
+
 @pytest.fixture(scope="module")
 def sim(ros_client, module_node_factory):
     process = module_node_factory({"use_sim_time": True, "face_timeout": 1.0,
@@ -140,3 +162,9 @@ def test_backward_clock_jump_restarts_faces(sim):
     assert after.valence == after.raw_valence, "a fresh filter, not an out-of-order frame"
     kv = session.latest_diagnostics()
     assert int(kv["out_of_order"]) == int(before["out_of_order"])
+    # ... and it times out on the new time line, although the expiry timer had been set
+    # for the face's deadline before the jump (1003 s): rcl moves the timer with the jump.
+    expired_before = int(session.latest_diagnostics()["expired_faces"])
+    clock.now_ns = 501 * SEC + SEC // 2
+    kv = session.latest_diagnostics(lambda kv: active(kv) == 0 and int(kv["expired_faces"]) > expired_before)
+    assert int(kv["expired_faces"]) == expired_before + 1

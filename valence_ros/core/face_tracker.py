@@ -146,6 +146,13 @@ class FaceTracker:
             face.pending_since_ns = stamp_ns
         return in_order and stamp_ns - face.pending_since_ns >= self._min_duration_ns
 
+    def next_expiry_ns(self) -> int | None:
+        """The node-clock time at which expire() would first forget a face (the least
+        recently seen one), or None when no face is tracked."""
+        for face in self._faces.values():  # insertion order: the least recently seen first
+            return face.last_seen_ns + self._timeout_ns + 1
+        return None
+
     def expire(self, now_ns: int) -> list[GoneFace]:
         """Forget faces not seen for more than face_timeout, oldest first."""
         gone = []
