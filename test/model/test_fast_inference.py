@@ -91,6 +91,21 @@ def test_predict_batch_equals_torch_and_chunks(shipped, random_pair):
         f.predict_batch(np.ones((3, 6)))
 
 
+def test_predict_batch_is_bit_identical_whatever_the_process_blas_pool(shipped):
+    """The same frames give the same bytes with the process's BLAS pool at 1 or 4
+    threads (OpenBLAS's threaded product changed the last bit of some rows: a study
+    worker and an in-process run of the same bag once wrote different CSVs)."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(3)
+    X = rng.dirichlet(np.ones(7) * 0.3, size=50_000).astype(np.float32)
+    f = shipped[1]
+    outputs = []
+    for threads in (1, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            outputs.append(f.predict_batch(X).tobytes())
+    assert outputs[0] == outputs[1]
+
+
 def test_generic_depth_path():
     torch.manual_seed(2)
     m = MLPRegressor(hidden_sizes=(16, 8, 4)).eval()

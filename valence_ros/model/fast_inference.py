@@ -76,6 +76,18 @@ def _fits_strict_layout(data: bytes, cfg: dict) -> bool:
         return False
 
 
+_BLAS_POOLS = None
+
+
+def _one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread (threadpoolctl; ~20 us)."""
+    global _BLAS_POOLS
+    if _BLAS_POOLS is None:  # finding the loaded BLAS libraries costs ~0.5 ms: once
+        from threadpoolctl import ThreadpoolController
+        _BLAS_POOLS = ThreadpoolController()
+    return _BLAS_POOLS.limit(limits=1, user_api="blas")
+
+
 class FastRegressor:
     """Float32 numpy twin of an MLPRegressor with a single output.
 
@@ -281,8 +293,15 @@ class FastRegressor:
     def predict_batch(self, X, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
         """Valence for N frames: ``X`` (N, 7) -> float32 array (N,), not clipped.
 
-        Single-threaded numpy, ``chunk_rows`` rows at a time.
+        Single-threaded numpy, ``chunk_rows`` rows at a time, with the BLAS pool
+        limited to one thread for the call: OpenBLAS splits a product differently with
+        two threads and the last bit of some results changes, so the same frames gave
+        different bytes in a process whose BLAS pool was not set to one thread.
         """
+        with _one_blas_thread():
+            return self._predict_batch(X, chunk_rows)
+
+    def _predict_batch(self, X, chunk_rows: int) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim == 1 and X.shape[0] == self.input_size:
             X = X[None, :]
