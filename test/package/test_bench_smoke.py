@@ -44,7 +44,9 @@ def test_every_benchmark_runs_in_smoke_mode(tmp_path):
     targets = {r["target"] for r in latency["details"]["latency"]}
     assert {"echo", "echo_raw", "valence_node", "valence_node_cdr", "seed"} == targets
     assert all(r["received"] > 0 for r in latency["details"]["latency"])
-    assert {s["target"] for s in latency["details"]["startup"]} == {"valence_node", "valence_node_cdr"}
+    assert {(s["target"], s["peer_announce"]) for s in latency["details"]["startup"]} == {
+        (target, announce) for target in ("echo", "valence_node", "valence_node_cdr")
+        for announce in ("fast", "default")}
     assert all(s["first_valence_s"] is not None for s in latency["details"]["startup"])
     # one table: a header row naming ratio and baseline, and a row per figure
     table = (tmp_path / "summary.md").read_text()

@@ -99,16 +99,21 @@ def _ignore_stop_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def spin_until_shutdown(node, executor) -> None:
+def spin_until_shutdown(node, executor, after_first_spin: Callable[[], None] | None = None) -> None:
     """spin_once loop (EventsExecutor.spin() hangs in these wheels); returns on shutdown.
     An exception out of a callback is recorded in node.callback_errors (a
-    CallbackErrors, created here if the node has none) and spinning goes on."""
+    CallbackErrors, created here if the node has none) and spinning goes on.
+    `after_first_spin` runs once, after the first spin_once (a frame waiting at
+    startup is answered before it)."""
     from rclpy.executors import ExternalShutdownException
     errors = getattr(node, "callback_errors", None) or CallbackErrors(node.get_logger())
     executor.add_node(node)
     while rclpy.ok(context=node.context) and not _stop_signals:
         try:
             executor.spin_once(timeout_sec=0.1)
+            if after_first_spin is not None:
+                after_first_spin, first = None, after_first_spin
+                first()
         except (KeyboardInterrupt, ExternalShutdownException):
             return
         except Exception as error:  # noqa: BLE001 - any callback's failure, see the docstring
@@ -133,6 +138,19 @@ def _init_error_line(error: Exception) -> str:
     if type(error).__name__ == "UnknownROSArgsError":  # str(): only the list of arguments
         return f"unknown ROS argument(s) {error}"
     return " ".join(str(error).split())
+
+
+def _after_startup(node) -> None:
+    """Once the executor has run: the node's own first-spin step (valence_node: its
+    "ready" line), then the startup garbage out of the collector's reach."""
+    after_first_spin = getattr(node, "after_first_spin", None)
+    if after_first_spin is not None:
+        after_first_spin()
+    # Startup leaves ~35k objects (~180k when a model_path file imported torch) that
+    # a full garbage collection would traverse (up to ~100 ms, a stall on the live
+    # path): move them out of the collector's reach once.
+    gc.collect()
+    gc.freeze()
 
 
 def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
@@ -173,12 +191,7 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
                 return 0
             print(f"{name}: {error}", file=sys.stderr)
             return EXIT_BAD_CONFIG
-        # Startup leaves ~35k objects (~180k when a model_path file imported
-        # torch) that a full garbage collection would traverse (up to ~100 ms,
-        # a stall on the live path): move them out of the collector's reach once.
-        gc.collect()
-        gc.freeze()
-        spin_until_shutdown(node, executor)
+        spin_until_shutdown(node, executor, lambda: _after_startup(node))
         before_exit = getattr(node, "before_exit", None)
         if before_exit is not None and rclpy.ok(context=node.context):
             before_exit()

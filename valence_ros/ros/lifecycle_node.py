@@ -110,6 +110,7 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._configured = True
         self._last_failure = ""
+        self.log_ready()
         self._idle_timer.cancel()
         return super().on_configure(state)
 
