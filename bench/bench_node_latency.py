@@ -11,12 +11,17 @@ Targets (separate processes, same executor setup as valence_node, same QoS):
 See node_targets.py and latency_driver.py.
 
 Phases:
-  1. start -> first valence of the installed node (shipped weights), and its RSS;
+  1. start -> first valence (shipped weights) of both node variants and of echo (the
+     baseline), interleaved, and RSS; twice, each in a driver process of its own:
+     the driver announcing its participant every 0.3 s (bench/peer_announce_fast.xml:
+     the node's own start), and with Fast DDS's default 3 s (a start waits for the
+     driver's next announcement, up to 3 s, whatever the node);
   2. latency: publisher -> node -> subscriber at each rate (30 Hz, 500 Hz), --reps
      repetitions, targets interleaved (the order rotates each repetition), one node
      busy at a time; p50/p99 latency and CPU per frame (all threads' run time);
-  3. highest loss-free rate: bursts at rising rates (--ladder), best-effort input,
-     then with every target restarted with reliable input; a target leaves the ladder
+  3. highest loss-free rate of echo and both node variants (--ladder-targets): bursts
+     at rising rates (--ladder), best-effort input, then with those targets restarted
+     with reliable input; a target leaves the ladder
      when two bursts at a rate both lost frames.
 Ratios are taken within one repetition (target / echo of that repetition), then the
 median and min..max over repetitions are reported. No pass/fail on timing: prints the
@@ -29,8 +34,11 @@ failed to start or answered nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +49,8 @@ import benchlib  # noqa: E402
 from latency_driver import Driver, Target, node_env, rss_kb  # noqa: E402
 
 ALL_TARGETS = ("echo", "echo_raw", "valence_node", "valence_node_cdr", "seed")
+LADDER = [250, 500, 750, 1000, 1100, 1200, 1350, 1500, 1650, 1800, 2000, 2200, 2400, 2650, 3000, 3300, 3600, 4000]
+ANNOUNCE = {"fast": "peer announcing every 0.3 s", "default": "Fast DDS default announcements (3 s)"}
 
 
 def find_node_executable() -> Path:
@@ -81,22 +91,27 @@ def stop(driver: Driver, targets: list[Target]) -> None:
         driver.disconnect(target)
 
 
-def startup(driver: Driver, env: dict, reps: int, labels=("valence_node", "valence_node_cdr")) -> list[dict]:
-    """Process start -> first Valence received (frames at 100 Hz from before the start)."""
+def startup(driver: Driver, env: dict, reps: int,
+            labels=("echo", "valence_node", "valence_node_cdr")) -> list[dict]:
+    """Process start -> first Valence received (frames at 100 Hz from before the start),
+    labels interleaved, echo as the baseline."""
     runs = []
     for rep in range(reps):
         for label in labels:
             t0 = time.time_ns()
             target = Target(label, command(label, False), env, f"/bench_start{rep}_{label}")
             driver.connect(target)
+            pub, sub = driver.endpoints[label]
             log = driver.received[target.out_topic]
-            first = ready = None
+            first = ready = matched = None
             while first is None and time.time_ns() - t0 < 30e9:
                 if not target.alive():
                     sys.exit(f"bench_node_latency: {label} exited:\n{target.output()[-2000:]}")
                 driver.send(target, 100.0, 1)
                 if ready is None and "ready:" in target.output():
                     ready = time.time_ns()
+                if matched is None and pub.get_subscription_count() and sub.get_publisher_count():
+                    matched = time.time_ns()
                 if log:
                     first = log[0][0]
             time.sleep(0.5)
@@ -104,10 +119,26 @@ def startup(driver: Driver, env: dict, reps: int, labels=("valence_node", "valen
             stop(driver, [target])
             runs.append({"target": label, "rep": rep,
                          "first_valence_s": None if first is None else (first - t0) / 1e9,
-                         # the node's "ready" log line (±10 ms): the rest of the wait is DDS discovery
+                         # the node's "ready" log line (±10 ms); echo logs none
                          "ready_s": None if ready is None else (ready - t0) / 1e9,
+                         # both driver endpoints matched the node's: DDS discovery done
+                         "matched_s": None if matched is None else (matched - t0) / 1e9,
                          "rss_mb": memory.get("VmRSS", 0) / 1024, "peak_rss_mb": memory.get("VmHWM", 0) / 1024})
     return runs
+
+
+def startup_in_child(announce: str, reps: int) -> list[dict]:
+    """The start-up phase in a driver process of its own: a Fast DDS profile is read
+    once per process, and the fast-announcing one must not touch the latency phases."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "startup.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--startup-only", announce,
+               "--startup-reps", str(reps), "--out", str(out)]
+        done = subprocess.run(cmd, env=dict(os.environ), timeout=600)
+        if done.returncode != 0:
+            sys.exit(f"bench_node_latency: the start-up phase ({announce}) failed ({done.returncode})")
+        runs = json.loads(out.read_text())
+    return [{**run, "peer_announce": announce} for run in runs]
 
 
 def ladder(driver: Driver, targets: list[Target], rates, seconds: float, qos: str) -> tuple[list, list]:
@@ -172,14 +203,36 @@ def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict]
                    baseline=f"echo ({echo['max_loss_free_hz'] if echo else None} Hz)", ratio=ratio,
                    target=">= 0.9" if entry["target"] in ours else None,
                    note="one ladder pass (a lossy burst is retried once); rates are the ladder's steps")
-    for label in sorted({s["target"] for s in startups}):
-        v, v_range = benchlib.spread([s["first_valence_s"] for s in startups if s["target"] == label])
-        result.add(f"{label} start -> first valence", v, "s", range_=v_range, target="<= 0.5", target_on="value",
-                   note="includes DDS discovery with the driver")
-        v, v_range = benchlib.spread([s.get("ready_s") for s in startups if s["target"] == label])
-        result.add(f"{label} start -> 'ready' logged", v, "s", range_=v_range)
-        v, v_range = benchlib.spread([s["rss_mb"] for s in startups if s["target"] == label])
-        result.add(f"{label} RSS after start", v, "MB", range_=v_range)
+    for announce in ("fast", "default"):
+        runs = [s for s in startups if s.get("peer_announce") == announce]
+        for label in [x for x in ("valence_node", "valence_node_cdr", "echo") if any(s["target"] == x for s in runs)]:
+            mine = [s for s in runs if s["target"] == label]
+            ratios = [r["first_valence_s"] / e["first_valence_s"] for r in mine for e in runs
+                      if e["target"] == "echo" and e["rep"] == r["rep"] and r["first_valence_s"] and e["first_valence_s"]]
+            ratio, ratio_range = benchlib.spread(ratios) if label != "echo" else (None, None)
+            v, v_range = benchlib.spread([s["first_valence_s"] for s in mine])
+            result.add(f"{label} start -> first valence, {ANNOUNCE[announce]}", v, "s", range_=v_range,
+                       baseline="echo (same rep)" if label != "echo" else None, ratio=ratio, ratio_range=ratio_range,
+                       target="<= 0.5" if announce == "fast" and label != "echo" else None, target_on="value",
+                       note=f"{len(mine)} starts; DDS discovery with the driver included")
+            if label != "echo":
+                v, v_range = benchlib.spread([s.get("ready_s") for s in mine])
+                result.add(f"{label} start -> 'ready' logged, {ANNOUNCE[announce]}", v, "s", range_=v_range)
+                v, v_range = benchlib.spread([s["rss_mb"] for s in mine])
+                result.add(f"{label} RSS after start, {ANNOUNCE[announce]}", v, "MB", range_=v_range)
+
+
+def startup_only(announce: str, env: dict, reps: int, out: Path) -> int:
+    """The child of startup_in_child: its own driver, with the fast profile if asked."""
+    if announce == "fast":  # read by Fast DDS when the driver's participant is created
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(HERE / "peer_announce_fast.xml")
+    driver = Driver()
+    try:
+        runs = startup(driver, env, reps)  # env: the nodes' own, without the driver's profile
+    finally:
+        driver.close()
+    Path(out).write_text(json.dumps(runs))
+    return 0
 
 
 def main() -> int:
@@ -188,27 +241,39 @@ def main() -> int:
     parser.add_argument("--frames", type=int, nargs="+", default=[200, 1500], help="frames per rate")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--targets", nargs="+", default=list(ALL_TARGETS), choices=ALL_TARGETS)
-    parser.add_argument("--ladder", type=float, nargs="*", default=[250, 500, 1000, 1500, 2000, 3000, 4000])
+    # steps of about x1.1 from 1 kHz on: one step is then about the 0.9 of the target
+    parser.add_argument("--ladder", type=float, nargs="*", default=LADDER)
     parser.add_argument("--ladder-seconds", type=float, default=0.5)
-    parser.add_argument("--startup-reps", type=int, default=3)
+    parser.add_argument("--ladder-targets", nargs="+", default=["echo", "valence_node", "valence_node_cdr"],
+                        choices=ALL_TARGETS)
+    parser.add_argument("--startup-reps", type=int, default=5, help="starts per target, peer announcing fast")
+    parser.add_argument("--startup-default-reps", type=int, default=3,
+                        help="starts per target, Fast DDS default announcements")
+    parser.add_argument("--startup-only", choices=sorted(ANNOUNCE), help=argparse.SUPPRESS)
     parser.add_argument("--smoke", action="store_true", help="seconds-long run of every phase")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.smoke:
         args.frames, args.reps, args.ladder, args.ladder_seconds, args.startup_reps = [20, 50], 1, [500], 0.2, 1
+        args.startup_default_reps = 1
     if len(args.frames) != len(args.rates):
         parser.error("--frames needs one count per rate")
     env = node_env()
     env.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 101))
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
+    if args.startup_only:
+        return startup_only(args.startup_only, env, args.startup_reps, args.out)
 
     result = benchlib.Result("node_latency")
+    print(f"[bench] start -> first valence, {ANNOUNCE['fast']}: {args.startup_reps} x "
+          f"(echo, valence_node, valence_node_cdr)", flush=True)
+    startups = startup_in_child("fast", args.startup_reps)
+    print(f"[bench] start -> first valence, {ANNOUNCE['default']}: {args.startup_default_reps} x", flush=True)
+    startups += startup_in_child("default", args.startup_default_reps)
     driver = Driver()
-    latency, steps, best, startups = [], [], [], []
+    latency, steps, best = [], [], []
     try:
-        print(f"[bench] start -> first valence x{args.startup_reps}", flush=True)
-        startups = startup(driver, env, args.startup_reps)
         targets = start(driver, args.targets, False, env, "be")
         for rep in range(args.reps):
             order = targets[rep % len(targets):] + targets[:rep % len(targets)]
@@ -220,13 +285,14 @@ def main() -> int:
                     latency.append(r)
         if args.ladder:
             print("[bench] loss-free ladder, best-effort input", flush=True)
-            found, s = ladder(driver, targets, args.ladder, args.ladder_seconds, "best_effort")
+            found, s = ladder(driver, [t for t in targets if t.label in args.ladder_targets],
+                              args.ladder, args.ladder_seconds, "best_effort")
             best += found
             steps += s
         stop(driver, targets)
         if args.ladder:
             print("[bench] loss-free ladder, reliable input", flush=True)
-            targets = start(driver, args.targets, True, env, "rel")
+            targets = start(driver, [t for t in args.targets if t in args.ladder_targets], True, env, "rel")
             found, s = ladder(driver, targets, args.ladder, args.ladder_seconds, "reliable")
             best += found
             steps += s
