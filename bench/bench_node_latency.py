@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -101,30 +102,40 @@ def startup(driver: Driver, env: dict, reps: int,
             t0 = time.time_ns()
             target = Target(label, command(label, False), env, f"/bench_start{rep}_{label}")
             driver.connect(target)
-            pub, sub = driver.endpoints[label]
             log = driver.received[target.out_topic]
-            first = ready = matched = None
+            first = matched = None
             while first is None and time.time_ns() - t0 < 30e9:
                 if not target.alive():
                     sys.exit(f"bench_node_latency: {label} exited:\n{target.output()[-2000:]}")
                 driver.send(target, 100.0, 1)
-                if ready is None and "ready:" in target.output():
-                    ready = time.time_ns()
-                if matched is None and pub.get_subscription_count() and sub.get_publisher_count():
+                if matched is None and driver.matched(target):
                     matched = time.time_ns()
                 if log:
                     first = log[0][0]
             time.sleep(0.5)
             memory = rss_kb(target.proc.pid)
             stop(driver, [target])
+            ready = _logged_ns(target.output(), "ready:")
             runs.append({"target": label, "rep": rep,
                          "first_valence_s": None if first is None else (first - t0) / 1e9,
-                         # the node's "ready" log line (±10 ms); echo logs none
+                         # the stamp of the node's "ready" log line (after its first spin); echo logs none
                          "ready_s": None if ready is None else (ready - t0) / 1e9,
                          # both driver endpoints matched the node's: DDS discovery done
                          "matched_s": None if matched is None else (matched - t0) / 1e9,
                          "rss_mb": memory.get("VmRSS", 0) / 1024, "peak_rss_mb": memory.get("VmHWM", 0) / 1024})
     return runs
+
+
+_LOG_STAMP = re.compile(r"^\[\w+\] \[(\d+)\.(\d{9})\]")
+
+
+def _logged_ns(output: str, marker: str) -> int | None:
+    """Wall time (ns) in the rclpy log line that contains `marker`, or None."""
+    for line in output.splitlines():
+        found = _LOG_STAMP.match(line)
+        if found and marker in line:
+            return int(found.group(1)) * 1_000_000_000 + int(found.group(2))
+    return None
 
 
 def startup_in_child(announce: str, reps: int) -> list[dict]:

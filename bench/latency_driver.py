@@ -135,14 +135,18 @@ class Driver:
             self.node.destroy_publisher(pub)
             self.node.destroy_subscription(sub)
 
+    def matched(self, target: Target) -> bool:
+        """Both driver endpoints matched the target's (DDS discovery done)."""
+        pub, sub = self.endpoints[target.label]
+        return pub.get_subscription_count() >= 1 and sub.get_publisher_count() >= 1
+
     def wait_matched(self, target: Target, timeout: float = 60.0) -> float:
         """Seconds until both endpoints matched; exits the bench if the target died."""
-        pub, sub = self.endpoints[target.label]
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if not target.alive():
                 sys.exit(f"bench_node_latency: {target.label} exited:\n{target.output()[-2000:]}")
-            if pub.get_subscription_count() >= 1 and sub.get_publisher_count() >= 1:
+            if self.matched(target):
                 return time.monotonic() - start
             time.sleep(0.02)
         sys.exit(f"bench_node_latency: {target.label} never connected")

@@ -24,9 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-# One BLAS thread: batch inference runs in 8192-row chunks where extra threads
-# only fight (2 shared cores measured 5-8x slower with the default pool). Must
-# be set before numpy loads; an explicit user setting wins.
+# One BLAS thread for the whole process: batch inference runs in 8192-row chunks
+# where extra threads only fight (2 shared cores measured 5-8x slower with the
+# default pool). Must be set before numpy loads; an explicit user setting wins here,
+# but FastRegressor.predict_batch runs on one BLAS thread whatever it says (the
+# threaded product changes the last bit of some results).
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
