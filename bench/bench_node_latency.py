@@ -19,7 +19,8 @@ Phases:
   2. latency: publisher -> node -> subscriber at each rate (30 Hz, 500 Hz), --reps
      repetitions, targets interleaved (the order rotates each repetition), one node
      busy at a time; p50/p99 latency and CPU per frame (all threads' run time);
-  3. highest loss-free rate of echo and both node variants (--ladder-targets): bursts
+  3. idle CPU (ms/s) of every target with no input (timers only), --idle-reps windows;
+  4. highest loss-free rate of echo and both node variants (--ladder-targets): bursts
      at rising rates (--ladder), best-effort input, then with those targets restarted
      with reliable input; a target leaves the ladder
      when two bursts at a rate both lost frames.
@@ -28,7 +29,7 @@ median and min..max over repetitions are reported. No pass/fail on timing: print
 table, writes bench_results/node_latency.json (see benchlib.py), exits 0 unless a node
 failed to start or answered nothing.
 
-    python bench/bench_node_latency.py            # ~4 min
+    python bench/bench_node_latency.py            # ~5.5 min
     python bench/bench_node_latency.py --smoke    # seconds: every phase runs, numbers meaningless
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import benchlib  # noqa: E402
-from latency_driver import Driver, Target, node_env, rss_kb  # noqa: E402
+from latency_driver import Driver, Target, cpu_ns, node_env, rss_kb  # noqa: E402
 
 ALL_TARGETS = ("echo", "echo_raw", "valence_node", "valence_node_cdr", "seed")
 LADDER = [250, 500, 750, 1000, 1100, 1200, 1350, 1500, 1650, 1800, 2000, 2200, 2400, 2650, 3000, 3300, 3600, 4000]
@@ -152,6 +153,22 @@ def startup_in_child(announce: str, reps: int) -> list[dict]:
     return [{**run, "peer_announce": announce} for run in runs]
 
 
+def idle(targets: list[Target], reps: int, seconds: float, settle: float) -> list[dict]:
+    """CPU of every target with no input: its timers and executor wake-ups only, in ms
+    of CPU per second. All targets are idle at once, so one window measures them all;
+    `settle` first lets the nodes forget the bench's face (face_timeout 2 s)."""
+    time.sleep(settle)
+    runs = []
+    for rep in range(reps):
+        before = {t.label: cpu_ns(t.proc.pid) for t in targets}
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        runs += [{"target": t.label, "rep": rep,
+                  "cpu_ms_per_s": (cpu_ns(t.proc.pid) - before[t.label]) / 1e6 / elapsed} for t in targets]
+    return runs
+
+
 def ladder(driver: Driver, targets: list[Target], rates, seconds: float, qos: str) -> tuple[list, list]:
     """Highest rate of `rates` at which each target answered a whole burst, no frame lost.
     Rates rise step by step, targets interleaved at each step; a burst that lost frames
@@ -176,7 +193,7 @@ def ladder(driver: Driver, targets: list[Target], rates, seconds: float, qos: st
 
 
 def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict], best: list[dict],
-              labels, rates) -> None:
+              idles: list[dict], labels, rates) -> None:
     def per_rep(metric, label, base, rate):
         out = []
         for rep in sorted({r["rep"] for r in latency}):
@@ -204,6 +221,15 @@ def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict]
                 result.add(f"{label} {names[metric]} @ {rate:g} Hz" + (" vs seed" if base == "seed" else ""),
                            v, units[metric], range_=v_range,
                            baseline=f"{base} (same rep)", ratio=ratio, ratio_range=ratio_range, target=target)
+    for label in [x for x in ours + ["echo_raw", "echo"] if any(r["target"] == x for r in idles)]:
+        mine = {r["rep"]: r["cpu_ms_per_s"] for r in idles if r["target"] == label}
+        echo = {r["rep"]: r["cpu_ms_per_s"] for r in idles if r["target"] == "echo"}
+        ratios = [mine[rep] / echo[rep] for rep in mine if echo.get(rep)] if label != "echo" else []
+        ratio, ratio_range = benchlib.spread(ratios) if ratios else (None, None)
+        v, v_range = benchlib.spread(list(mine.values()))
+        result.add(f"{label} idle CPU (no input: timers only)", v, "ms/s", range_=v_range,
+                   baseline="echo (same window)" if label != "echo" else None, ratio=ratio, ratio_range=ratio_range,
+                   note=f"{len(mine)} windows; all targets idle at once")
     for entry in best:
         if entry["target"] not in ours + ["echo_raw"]:
             continue
@@ -249,14 +275,20 @@ def startup_only(announce: str, env: dict, reps: int, out: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[30.0, 500.0])
-    parser.add_argument("--frames", type=int, nargs="+", default=[200, 1500], help="frames per rate")
-    parser.add_argument("--reps", type=int, default=3)
+    # Many short interleaved repetitions, not a few long ones: on this VM a target's
+    # figures drift by up to x2 between 10-s windows, and a ratio of neighbours in time
+    # cancels that drift only if the windows are short.
+    parser.add_argument("--frames", type=int, nargs="+", default=[100, 750], help="frames per rate and rep")
+    parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--targets", nargs="+", default=list(ALL_TARGETS), choices=ALL_TARGETS)
     # steps of about x1.1 from 1 kHz on: one step is then about the 0.9 of the target
     parser.add_argument("--ladder", type=float, nargs="*", default=LADDER)
     parser.add_argument("--ladder-seconds", type=float, default=0.5)
     parser.add_argument("--ladder-targets", nargs="+", default=["echo", "valence_node", "valence_node_cdr"],
                         choices=ALL_TARGETS)
+    parser.add_argument("--idle-reps", type=int, default=5, help="idle CPU windows (0: none)")
+    parser.add_argument("--idle-seconds", type=float, default=4.0)
+    parser.add_argument("--idle-settle", type=float, default=3.0, help="seconds before the first idle window")
     parser.add_argument("--startup-reps", type=int, default=5, help="starts per target, peer announcing fast")
     parser.add_argument("--startup-default-reps", type=int, default=3,
                         help="starts per target, Fast DDS default announcements")
@@ -266,7 +298,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.frames, args.reps, args.ladder, args.ladder_seconds, args.startup_reps = [20, 50], 1, [500], 0.2, 1
-        args.startup_default_reps = 1
+        args.startup_default_reps, args.idle_reps, args.idle_seconds, args.idle_settle = 1, 1, 0.3, 0.0
     if len(args.frames) != len(args.rates):
         parser.error("--frames needs one count per rate")
     env = node_env()
@@ -283,7 +315,7 @@ def main() -> int:
     print(f"[bench] start -> first valence, {ANNOUNCE['default']}: {args.startup_default_reps} x", flush=True)
     startups += startup_in_child("default", args.startup_default_reps)
     driver = Driver()
-    latency, steps, best = [], [], []
+    latency, steps, best, idles = [], [], [], []
     try:
         targets = start(driver, args.targets, False, env, "be")
         for rep in range(args.reps):
@@ -294,6 +326,9 @@ def main() -> int:
                     r = driver.phase(target, rate, n, warmup=min(50, n // 4))
                     r["rep"] = rep
                     latency.append(r)
+        if args.idle_reps:
+            print(f"[bench] idle CPU: {args.idle_reps} x {args.idle_seconds:g} s, every target at once", flush=True)
+            idles = idle(targets, args.idle_reps, args.idle_seconds, settle=args.idle_settle)
         if args.ladder:
             print("[bench] loss-free ladder, best-effort input", flush=True)
             found, s = ladder(driver, [t for t in targets if t.label in args.ladder_targets],
@@ -310,10 +345,10 @@ def main() -> int:
             stop(driver, targets)
     finally:
         driver.close()
-    result.details = {"latency": latency, "ladder_steps": steps, "loss_free": best, "startup": startups,
+    result.details = {"latency": latency, "idle": idles, "ladder_steps": steps, "loss_free": best, "startup": startups,
                       "executor": os.environ.get("VALENCE_NODE_EXECUTOR", "events"),
                       "args": {k: v for k, v in vars(args).items() if k != "out"}}
-    summarise(result, latency, startups, best, args.targets, args.rates)
+    summarise(result, latency, startups, best, idles, args.targets, args.rates)
     print(f"\n{'target':17s} {'rate':>5s} {'p50 ms':>7s} {'p99 ms':>7s} {'cpu us/fr':>9s} {'lost':>4s}  (per rep)")
     for r in latency:
         print(f"{r['target']:17s} {r['rate_hz']:5.0f} {r.get('latency_ms_p50', float('nan')):7.3f} "

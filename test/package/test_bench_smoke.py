@@ -48,6 +48,9 @@ def test_every_benchmark_runs_in_smoke_mode(tmp_path):
         (target, announce) for target in ("echo", "valence_node", "valence_node_cdr")
         for announce in ("fast", "default")}
     assert all(s["first_valence_s"] is not None for s in latency["details"]["startup"])
+    # the idle window measured every target's CPU (a node process always uses some)
+    assert {r["target"] for r in latency["details"]["idle"]} == targets
+    assert all(r["cpu_ms_per_s"] > 0 for r in latency["details"]["idle"])
     # one table: a header row naming ratio and baseline, and a row per figure
     table = (tmp_path / "summary.md").read_text()
     assert "| bench | figure | ratio |" in table
