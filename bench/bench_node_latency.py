@@ -29,7 +29,7 @@ median and min..max over repetitions are reported. No pass/fail on timing: print
 table, writes bench_results/node_latency.json (see benchlib.py), exits 0 unless a node
 failed to start or answered nothing.
 
-    python bench/bench_node_latency.py            # ~5.5 min
+    python bench/bench_node_latency.py            # ~6 min
     python bench/bench_node_latency.py --smoke    # seconds: every phase runs, numbers meaningless
 """
 from __future__ import annotations
