@@ -75,3 +75,27 @@ def test_cleanup_after_a_signal_is_not_interrupted_again():
             pass
         with pytest.raises(Terminated):
             termination.check()
+
+
+def test_files_a_helper_writes_after_abort_are_removed_at_the_end(tmp_path):
+    # The writer thread may still be opening the output bag when a signal makes the main
+    # thread abort the output: what it creates then must not outlive the run.
+    import threading
+
+    from valence_ros.offline.report import OutputDir, remove_unfinished
+    from valence_ros.offline.threads import join_helpers, start_helper
+
+    out = OutputDir(tmp_path / "o")
+    go = threading.Event()
+
+    def late_writer():
+        go.wait(10)
+        (out.tmp / "valence_bag").mkdir(parents=True)
+        (out.tmp / "valence_bag" / "valence_bag.db3").write_bytes(b"x")
+
+    start_helper(late_writer, "late-writer")
+    out.abort()
+    go.set()
+    join_helpers()
+    remove_unfinished()
+    assert list(tmp_path.iterdir()) == []

@@ -327,12 +327,13 @@ def plot_face(stats: FaceStats, path: Path, thresholds: tuple[float, float]) -> 
 # ---------------------------------------------------------------------- output directory
 
 
-_unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed or aborted
+_unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed (aborted ones included)
 
 
 def remove_unfinished() -> None:
-    """Remove every temporary output directory still open: the last step of a run that
-    was interrupted somewhere no abort() was reached (a signal lands between bytecodes)."""
+    """Remove every temporary output directory not committed: the last step of a run, after
+    its helper threads are joined (an interrupted run may not have reached abort(), and a
+    helper may have written into an aborted one)."""
     for tmp in list(_unfinished):
         shutil.rmtree(tmp, ignore_errors=True)
         _unfinished.discard(tmp)
@@ -371,5 +372,9 @@ class OutputDir:
             shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
+        """Remove the temporary output. It stays registered: a helper thread not yet
+        joined (the writer, opening the bag) can still create files in it, and
+        remove_unfinished(), which runs after the helpers are joined, removes those
+        (SIGTERM right after the start left DIR.tmp-XXXX/valence_bag behind in 2 of
+        100 runs on a loaded machine)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
-        _unfinished.discard(self.tmp)
