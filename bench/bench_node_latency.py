@@ -221,10 +221,10 @@ def summarise(result: benchlib.Result, latency: list[dict], startups: list[dict]
                 result.add(f"{label} {names[metric]} @ {rate:g} Hz" + (" vs seed" if base == "seed" else ""),
                            v, units[metric], range_=v_range,
                            baseline=f"{base} (same rep)", ratio=ratio, ratio_range=ratio_range, target=target)
+    echo_idle = {r["rep"]: r["cpu_ms_per_s"] for r in idles if r["target"] == "echo"}
     for label in [x for x in ours + ["echo_raw", "echo"] if any(r["target"] == x for r in idles)]:
         mine = {r["rep"]: r["cpu_ms_per_s"] for r in idles if r["target"] == label}
-        echo = {r["rep"]: r["cpu_ms_per_s"] for r in idles if r["target"] == "echo"}
-        ratios = [mine[rep] / echo[rep] for rep in mine if echo.get(rep)] if label != "echo" else []
+        ratios = [mine[rep] / echo_idle[rep] for rep in mine if echo_idle.get(rep)] if label != "echo" else []
         ratio, ratio_range = benchlib.spread(ratios) if ratios else (None, None)
         v, v_range = benchlib.spread(list(mine.values()))
         result.add(f"{label} idle CPU (no input: timers only)", v, "ms/s", range_=v_range,
