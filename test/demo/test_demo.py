@@ -3,7 +3,8 @@
 The end-to-end tests run the INSTALLED valence_demo, which starts the installed
 valence_node exactly as the launch file does, and check a newcomer's view: one
 line per valence update, Ctrl-C stops everything with exit 0, no traceback,
-no process left behind.
+no process left behind. By default the valence lines are throttled (changes of
+state or scene at once, the rest at most 2 lines/s); --all-updates prints each.
 """
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def _check_lines(output: str, minimum: int) -> list[re.Match]:
 def test_demo_runs_for_a_duration_and_cleans_up(tmp_path):
     exe = _demo_exe()
     params = _marked_params_file(tmp_path)
-    result = subprocess.run([exe, "--duration", "4", "--rate", "20",
+    result = subprocess.run([exe, "--duration", "4", "--rate", "20", "--all-updates",
                              "--params-file", str(params)],
                             capture_output=True, text=True, timeout=120,
                             stdin=subprocess.DEVNULL)
@@ -140,11 +141,42 @@ def test_demo_runs_for_a_duration_and_cleans_up(tmp_path):
     assert _processes_with(params.name) == [], "valence_node left running"
 
 
+SUMMARY = re.compile(r"(?P<updates>\d+) valence updates received \((?P<printed>\d+) printed\)")
+
+
+@pytest.mark.ros
+def test_demo_throttles_steady_lines_but_prints_changes_at_once(tmp_path):
+    exe = _demo_exe()
+    params = _marked_params_file(tmp_path)
+    # One steady line per 5 s, so a change printed at once is far from any steady line.
+    seconds, rate, per_second = 6.0, 20, 0.2
+    result = subprocess.run([exe, "--duration", str(seconds), "--rate", str(rate), "--no-tree",
+                             "--lines-per-second", str(per_second), "--params-file", str(params)],
+                            capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    matches = _check_lines(result.stdout, 3)   # the first line, the scene change at 3 s, its state change
+    summary = SUMMARY.search(result.stdout)
+    assert summary, output[-4000:]
+    updates, shown = int(summary["updates"]), int(summary["printed"])
+    assert shown == len(matches) and updates >= 3 * shown, output[-4000:]
+    changes = sum(1 for a, b in zip(matches, matches[1:])
+                  if (a["scene"], a["state"]) != (b["scene"], b["state"]))
+    # Besides the changes, at most one line per 5 s of wall clock (the run lasts ~6.5 s).
+    assert shown <= 2 + changes + per_second * (seconds + 1.5), output[-4000:]
+    # The script's second scene (happy) starts at 3.0 s: its first frame is printed at once,
+    # not with the next steady line (~5 s).
+    first_happy = next(float(m["t"]) for m in matches if m["scene"] == "happy")
+    assert 3.0 <= first_happy <= 4.0, output[-4000:]
+    assert _processes_with(params.name) == [], "valence_node left running"
+
+
 @pytest.mark.ros
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path):
     exe = _demo_exe()
     params = _marked_params_file(tmp_path)
-    proc = subprocess.Popen([exe, "--params-file", str(params)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([exe, "--all-updates", "--params-file", str(params)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     lines: list[str] = []

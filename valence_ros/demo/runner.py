@@ -6,8 +6,9 @@ Starts the installed node exactly as ``launch/valence.launch.py`` does::
         --params-file <prefix>/share/valence_ros/config/valence.yaml
 
 then publishes a scripted session (see :mod:`valence_ros.demo.scripted_face`) on
-``emotion_probabilities`` and prints every ``valence`` message, with the latest
-``valence_state``::
+``emotion_probabilities`` and prints ``valence`` messages, with the latest
+``valence_state``: every change of state or scene at once, the rest at most
+``--lines-per-second`` (default 2; ``--all-updates`` prints every message)::
 
     t=  4.27s scene=happy      face=''  valence=+0.81 raw=+0.86 state=POSITIVE
 
@@ -41,6 +42,7 @@ from typing import Sequence
 from valence_ros.demo.scripted_face import (
     DemoPublisher, ScriptedSession, StopFlag, add_session_arguments, close_ros, run_seconds,
     script_summary)
+from valence_ros.demo.update_throttle import DEFAULT_LINES_PER_SECOND, UpdateThrottle
 from valence_ros.core.valence_state import STATE_NAMES
 
 PACKAGE = "valence_ros"
@@ -132,7 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"do not start {TREE_NAME} (the demo behaviour tree)")
     parser.add_argument("--startup-timeout", type=float, default=60.0,
                         help="seconds to wait for the node to subscribe (default 60)")
+    parser.add_argument("--lines-per-second", type=float, default=DEFAULT_LINES_PER_SECOND,
+                        help="valence lines per second besides changes of state or scene "
+                             f"(default {DEFAULT_LINES_PER_SECOND:g})")
+    parser.add_argument("--all-updates", action="store_true",
+                        help="print every valence message")
     args = parser.parse_args(argv)
+    if not args.lines_per_second > 0:
+        parser.error(f"--lines-per-second must be > 0, got {args.lines_per_second:g}")
 
     stop = StopFlag()  # before anything slow, so an early Ctrl-C is clean too
     import rclpy
@@ -166,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_tree:
         print(f"  tree:      {TREE_NAME}: comfort (someone NEGATIVE >= 1 s), smile (latest face")
         print("             POSITIVE), idle (nobody tracked), attend (otherwise) -> /robot_reaction")
-    print("  output:    one line per /valence message; state = latest /valence_state")
+    print("  output:    " + ("one line per /valence message" if args.all_updates else
+                             f"/valence on each change of state or scene, else <= {args.lines_per_second:g} "
+                             "lines/s (--all-updates: every one)") + "; state = latest /valence_state")
     print("  stop:      Ctrl-C" if limit is None else f"  stops after {limit:g} s")
     print("=" * 78, flush=True)
 
@@ -182,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     publisher = DemoPublisher(node, session, rate_hz=args.rate, face_id=args.face_id,
                               with_labels=args.with_labels)
     latest_state: dict[str, int] = {}
+    throttle = UpdateThrottle(args.lines_per_second, print_all=args.all_updates)
     updates = 0
     reactions = 0
 
@@ -198,8 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         updates += 1
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         t = publisher.session_time(stamp_ns)
-        print(format_update(t, session.scene_at(t), msg.face_id, msg.valence,
-                            msg.raw_valence, latest_state.get(msg.face_id)), flush=True)
+        scene, state = session.scene_at(t), latest_state.get(msg.face_id)
+        if throttle.should_print(time.monotonic(), msg.face_id, state, scene):
+            print(format_update(t, scene, msg.face_id, msg.valence, msg.raw_valence, state),
+                  flush=True)
 
     # Subscribe to the state first so a state is known before the valence line.
     node.create_subscription(
@@ -268,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop_node(tree, name=TREE_NAME)
     reason = f" ({signal.Signals(stop.signum).name})" if stop else ""
     print(f"[demo] stopped{reason}: {publisher.frames} frames sent, {updates} valence "
-          f"updates received" + ("" if tree is None else f", {reactions} reactions")
+          f"updates received ({updates - throttle.suppressed} printed)"
+          + ("" if tree is None else f", {reactions} reactions")
           + ("" if node_exit is None else
                                   f", valence_node exit code {node_exit}"), flush=True)
     return status
