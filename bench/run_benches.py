@@ -4,7 +4,8 @@
 Each bench writes bench_results/<name>.json (the shape is in benchlib.py); this
 runner merges the files the benches wrote during this run into
 bench_results/summary.json (figures, units, baselines, machine, load average, date)
-and bench_results/summary.md (the table as Markdown, for the README). A bench added
+and bench_results/summary.md (the table as Markdown; tools/gen_bench_table.py puts the
+latest per-bench JSON into docs/performance.md). A bench added
 later (any bench/bench_*.py) is picked up without changes here; JSON without
 "figures" is listed by its numeric fields.
 

@@ -183,7 +183,7 @@ def test_shipped_report_matches_shipped_weights():
 
 
 # ------------------------------------------------------------------ reproducible where (issue 11)
-# README "Model": the same seed gives the same bytes on any x86-64 CPU with AVX2 (MKL pinned
+# docs/model.md "Training": the same seed gives the same bytes on any x86-64 CPU with AVX2 (MKL pinned
 # to its AVX2 branch by valence_train), and the same metrics within 2e-4 (MAE, RMSE) and 1e-5
 # (R2, CCC) on other BLAS code paths. One machine cannot be another CPU, so the CPU
 # variants it can emulate are run: torch's and numpy's kernels without AVX-512, MKL's
@@ -243,7 +243,7 @@ def test_weights_bytes_portable_metrics_within_tolerance(tmp_path):
 
 @pytest.mark.skipif(os.environ.get("VALENCE_SOAK") != "1", reason="make soak: minutes")
 def test_shipped_weights_are_reproduced_bit_for_bit(tmp_path):
-    """The README's command, run again: the same sha256 as the shipped files."""
+    """The command in docs/model.md, run again: the same sha256 as the shipped files."""
     if "avx2" not in _cpu_flags():
         pytest.skip("the reproducibility claim is for x86-64 CPUs with AVX2")
     shipped = json.loads((DEFAULT_WEIGHTS_PATH.parent / "training_report.json").read_text())

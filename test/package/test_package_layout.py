@@ -314,7 +314,7 @@ def test_modules_stay_small_or_say_why():
 
 
 def test_every_subpackage_says_what_it_is():
-    """Each subpackage's __init__ docstring names its job (the README's code map points there)."""
+    """Each subpackage's __init__ docstring names its job (docs/development.md's layout table points there)."""
     import ast
     for init in sorted((REPO / PKG).glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))

@@ -20,7 +20,7 @@ from test_node_fuzz import rss_mb
 pytestmark = pytest.mark.ros
 
 BURST = int(os.environ.get("VALENCE_BURST_MESSAGES", "100000"))
-BURST_RSS_GROWTH_MB = 30.0  # stated in the README "Reliability" section
+BURST_RSS_GROWTH_MB = 30.0  # stated in docs/reliability.md
 
 
 def _publisher(process, face: str, rate: float = 200, count: int = 0) -> Helper:

@@ -31,9 +31,9 @@ pytestmark = pytest.mark.ros
 N_MESSAGES = int(os.environ.get("VALENCE_FUZZ_MESSAGES", "3000"))
 BATCH = 100
 SEED = 11
-# Stated bound (README "Reliability"): label caches <= 1.5 MB by construction, ids
+# Stated bound (docs/reliability.md): label caches <= 1.5 MB by construction, ids
 # <= 256 characters x (max_faces + latched history); the rest is allocator and DDS
-# slack after multi-MB messages. Measured growth: see the README.
+# slack after multi-MB messages. Measured growth: the [soak] line (make soak).
 RSS_GROWTH_BOUND_MB = 40.0
 LOG_BOUND_BYTES = 256 * 1024
 

@@ -5,7 +5,7 @@ Issue 11. `make soak` (VALENCE_SOAK=1) runs the long versions (60 s at 1 kHz,
 input comes from a separate publisher process (frame_publisher.py), so the test's
 own executor does not share a GIL with the sending loop. Counts are the node's own
 (/diagnostics), RSS is read from /proc. Each test prints a `[soak]` line with its
-figures; the README's "Reliability" section quotes them from `make soak`.
+figures; `make soak` keeps them in log/soak.log (docs/reliability.md states the bounds).
 
 Assertions: reliable input -> messages in == messages out and RSS growth below a
 stated bound; many faces -> RSS flat, the latched history a late joiner receives
@@ -29,7 +29,7 @@ SOAK = os.environ.get("VALENCE_SOAK") == "1"
 SECONDS = float(os.environ.get("VALENCE_SOAK_SECONDS", "60" if SOAK else "8"))
 RATE_HZ = 1000
 DISTINCT_FACES = 10_000 if SOAK else 2_000
-# Stated bounds (README "Reliability"): RSS growth of the node process.
+# Stated bounds (docs/reliability.md): RSS growth of the node process.
 RELIABLE_RSS_GROWTH_MB = 15.0
 FACES_RSS_GROWTH_MB = 10.0
 
