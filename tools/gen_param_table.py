@@ -8,7 +8,9 @@ The tables sit between markers, one pair per executable and style::
     <!-- END GENERATED: parameters valence_node -->
 
 "parameters valence_node" is the full table (docs/node.md); "parameters valence_node,
-brief" the README's (each meaning's first sentence, without its parentheses).
+brief" the README's (each meaning's first sentence, without its parentheses). Each
+ParamSource names the documents and styles it is rendered into; a missing pair of
+markers is an error.
 
     python tools/gen_param_table.py            # rewrite the tables in place
     python tools/gen_param_table.py --check    # exit 1 and show a diff if any is stale
@@ -16,7 +18,7 @@ brief" the README's (each meaning's first sentence, without its parentheses).
 --check also compares each executable's params file (config/*.yaml) with its specs:
 same names in the same order, same defaults (test/package/test_param_table.py runs it).
 A new executable's parameters are one more ParamSource line in SOURCES and one pair of
-markers in the documents. The spec module must be importable without ROS (pure Python),
+markers in each document it names. The spec module must be importable without ROS (pure Python),
 so the check runs anywhere. A spec needs `name`, `default`, `description`; it may have
 `choices`, `minimum`/`maximum` and `dynamic` (as valence_ros.core.parameters.ParamSpec).
 """
@@ -36,17 +38,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class ParamSource:
-    executable: str      # marker name, e.g. "valence_node"
-    specs: str           # "module:ATTRIBUTE", a sequence of parameter specs
-    config: str          # params file, relative to the repository root
-    config_key: str      # its node key, e.g. "/**/valence_node"
+    executable: str                      # marker name, e.g. "valence_node"
+    specs: str                           # "module:ATTRIBUTE", a sequence of parameter specs
+    config: str | None                   # its params file (repository-relative), or None
+    config_key: str                      # the params file's node key, e.g. "/**/valence_node"
+    documents: tuple[tuple[str, str], ...]   # (document, "full" | "brief"): each must hold the markers
 
 
 SOURCES: tuple[ParamSource, ...] = (
-    ParamSource("valence_node", "valence_ros.core.parameters:PARAMETERS",
-                "config/valence.yaml", "/**/valence_node"),
+    ParamSource("valence_node", "valence_ros.core.parameters:PARAMETERS", "config/valence.yaml",
+                "/**/valence_node", (("README.md", "brief"), ("docs/node.md", "full"))),
 )
-DOCUMENTS: tuple[str, ...] = ("README.md", "docs/node.md")
 
 BEGIN = "<!-- BEGIN GENERATED: parameters {name} (tools/gen_param_table.py) -->"
 END = "<!-- END GENERATED: parameters {name} -->"
@@ -155,27 +157,30 @@ def config_problems(source: ParamSource, specs: Sequence[Any], root: Path = REPO
     return problems
 
 
-def run(check: bool, sources: Sequence[ParamSource] = SOURCES,
-        documents: Sequence[str] = DOCUMENTS, root: Path = REPO) -> list[str]:
+def marker_name(executable: str, style: str) -> str:
+    return executable if style == "full" else f"{executable}, {style}"
+
+
+def run(check: bool, sources: Sequence[ParamSource] = SOURCES, root: Path = REPO) -> list[str]:
     """Rewrite (or, with check, compare) every document; the problems found, [] when all agree."""
     problems: list[str] = []
-    tables = {}
+    tables: dict[str, list[tuple[str, str]]] = {}   # document -> [(marker name, table)]
     for source in sources:
         specs = load_specs(source)
-        tables[source.executable] = render_table(specs)
-        tables[source.executable + ", brief"] = render_table(specs, style="brief")
-        if check:
+        if check and source.config is not None:
             problems += config_problems(source, specs, root)
-    for document in documents:
+        for document, style in source.documents:
+            tables.setdefault(document, []).append(
+                (marker_name(source.executable, style), render_table(specs, style)))
+    for document, sections in tables.items():
         path = root / document
         old = path.read_text(encoding="utf-8")
         new = old
-        for name, table in tables.items():
+        for name, table in sections:
             new, found = replace_section(new, name, table)
-            if found > 1:
-                problems.append(f"{document}: {found} sections for {name}; one is allowed")
-        if not any(BEGIN.format(name=name) in old for name in tables):
-            problems.append(f"{document}: no generated parameter table (markers missing)")
+            if found != 1:
+                problems.append(f"{document}: {found} generated sections 'parameters {name}'; exactly one "
+                                f"belongs there (markers missing?)")
         if new == old:
             continue
         if check:

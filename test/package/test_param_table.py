@@ -32,7 +32,7 @@ def test_readme_docs_and_config_agree_with_the_parameter_specs():
 
 def test_every_parameter_appears_in_both_documents(gen):
     from valence_ros.core.parameters import PARAMETERS
-    for document in gen.DOCUMENTS:
+    for document, _ in gen.SOURCES[0].documents:
         text = (REPO / document).read_text(encoding="utf-8")
         for spec in PARAMETERS:
             assert f"| `{spec.name}` |" in text, f"{spec.name} missing from {document}"
@@ -74,7 +74,7 @@ def example_tree(tmp_path: Path, gen, with_tables: bool = True) -> tuple[list, P
                         for n in ("fer_node", "fer_node, brief")) if with_tables else "nothing"
     (tmp_path / "doc.md").write_text(f"# Doc\n\n{markers}\n\ntext after\n")
     sources = [gen.ParamSource("fer_node", "example_fer_specs:PARAMETERS", "config/fer.yaml",
-                               "/**/fer_node")]
+                               "/**/fer_node", (("doc.md", "full"), ("doc.md", "brief")))]
     return sources, tmp_path / "doc.md"
 
 
@@ -87,9 +87,9 @@ def on_path(tmp_path, monkeypatch):
 
 def test_a_new_source_is_one_line_and_rendered_in_both_styles(tmp_path, gen, on_path):
     sources, doc = example_tree(tmp_path, gen)
-    assert gen.run(check=True, sources=sources, documents=["doc.md"], root=tmp_path)  # stale: "old"
-    assert gen.run(check=False, sources=sources, documents=["doc.md"], root=tmp_path) == []
-    assert gen.run(check=True, sources=sources, documents=["doc.md"], root=tmp_path) == []
+    assert gen.run(check=True, sources=sources, root=tmp_path)  # stale: "old"
+    assert gen.run(check=False, sources=sources, root=tmp_path) == []
+    assert gen.run(check=True, sources=sources, root=tmp_path) == []
     text = doc.read_text()
     assert "old" not in text and text.endswith("text after\n")
     assert ("| `rate` | double | `15.0` | [1.0, 60.0] | yes | "
@@ -103,11 +103,11 @@ def test_a_new_source_is_one_line_and_rendered_in_both_styles(tmp_path, gen, on_
 
 def test_check_names_a_stale_table_and_a_config_that_drifted(tmp_path, gen, on_path):
     sources, doc = example_tree(tmp_path, gen)
-    gen.run(check=False, sources=sources, documents=["doc.md"], root=tmp_path)
+    gen.run(check=False, sources=sources, root=tmp_path)
     doc.write_text(doc.read_text().replace("[1.0, 60.0]", "[1.0, 30.0]", 1))
     config = tmp_path / "config" / "fer.yaml"
     config.write_text(config.read_text().replace("rate: 15.0", "rate: 15"))
-    problems = gen.run(check=True, sources=sources, documents=["doc.md"], root=tmp_path)
+    problems = gen.run(check=True, sources=sources, root=tmp_path)
     assert any("doc.md: parameter table is stale" in p and "[1.0, 30.0]" in p for p in problems), problems
     assert any("config/fer.yaml: rate = 15" in p for p in problems), problems
     assert "[1.0, 30.0]" in doc.read_text(), "--check must not write"
@@ -115,8 +115,9 @@ def test_check_names_a_stale_table_and_a_config_that_drifted(tmp_path, gen, on_p
 
 def test_a_document_without_markers_is_a_problem(tmp_path, gen, on_path):
     sources, _ = example_tree(tmp_path, gen, with_tables=False)
-    problems = gen.run(check=True, sources=sources, documents=["doc.md"], root=tmp_path)
-    assert any("markers missing" in p for p in problems), problems
+    problems = gen.run(check=True, sources=sources, root=tmp_path)
+    assert any("0 generated sections 'parameters fer_node'" in p for p in problems), problems
+    assert any("0 generated sections 'parameters fer_node, brief'" in p for p in problems), problems
 
 
 def test_brief_keeps_the_first_sentence_without_asides(gen):
