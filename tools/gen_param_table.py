@@ -48,6 +48,9 @@ class ParamSource:
 SOURCES: tuple[ParamSource, ...] = (
     ParamSource("valence_node", "valence_ros.core.parameters:PARAMETERS", "config/valence.yaml",
                 "/**/valence_node", (("README.md", "brief"), ("docs/node.md", "full"))),
+    # valence_fer_node (issue #18), once its spec module is in place (the README's markers are):
+    # ParamSource("valence_fer_node", "<pure module>:PARAMETERS", "<its params file>",
+    #             "/**/valence_fer_node", (("README.md", "brief"), ("docs/fer.md", "full"))),
 )
 
 BEGIN = "<!-- BEGIN GENERATED: parameters {name} (tools/gen_param_table.py) -->"
