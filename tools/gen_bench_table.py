@@ -80,7 +80,13 @@ def conditions(name: str, doc: dict) -> str:
             f"{run_benches.fmt(end)} at end")
 
 
-def render(docs: list[tuple[str, dict]], smoke: bool = False) -> str:
+def benches_not_run(docs: list[tuple[str, dict]], bench_dir: Path = REPO / "bench") -> list[str]:
+    """bench/bench_<name>.py files with no <name>.json among the results."""
+    return sorted({path.stem[len("bench_"):] for path in bench_dir.glob("bench_*.py")}
+                  - {name for name, _ in docs})
+
+
+def render(docs: list[tuple[str, dict]], smoke: bool = False, not_run: Sequence[str] = ()) -> str:
     rows = [(name, figure) for name, doc in docs for figure in run_benches.figures_of(doc)]
     rows.sort(key=lambda row: row[1].get("ratio") is None)   # as make bench: ratios first
     head, body = run_benches.table(rows)
@@ -88,6 +94,9 @@ def render(docs: list[tuple[str, dict]], smoke: bool = False) -> str:
     if smoke:
         lines[0] = "**A smoke run (`--smoke`): the numbers mean nothing.** " + lines[0]
     lines += [conditions(name, doc) for name, doc in docs]
+    if not_run:
+        lines += ["", "Not in these results: " + ", ".join(f"`bench_{name}.py`" for name in not_run)
+                  + " (`make bench` runs every bench)."]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(x).replace("|", "/") for x in row) + " |" for row in body]
     return "\n".join(lines)
@@ -115,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if smoke and not args.allow_smoke and not args.stdout:
             raise BenchTableError(f"{args.results} holds a smoke run: its numbers mean nothing; "
                                   "run `make bench` (or pass --allow-smoke)")
-        table = render(docs, smoke)
+        table = render(docs, smoke, benches_not_run(docs))
         if args.stdout:
             print(table)
         else:

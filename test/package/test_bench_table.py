@@ -55,6 +55,7 @@ def test_renders_every_figure_with_its_run_conditions(tmp_path):
     assert result.returncode == 0, result.stderr
     text = doc.read_text()
     assert "old" not in text and text.endswith("after\n")
+    assert "Not in these results: `bench_analyze.py`," in text   # the repository's other benches
     assert ("- `inference`: 2026-12-05T10:00:00+00:00, 2 CPUs (Example CPU @ 2.0GHz), "
             "load average 0.42 at start, 1.07 at end") in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
