@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
-           "episode_row", "csv_bytes", "FramesParquet"]
+           "episode_row", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
+           "number_cell"]
 
 SESSION_COLUMNS = (
     "session", "face_id", "frames", "duration_s", "valence_mean", "valence_min", "valence_max",
@@ -44,6 +45,11 @@ def _num(value) -> str:
     return "" if value is None else f"{value:.9f}"
 
 
+def number_cell(value) -> str:
+    """A number as every study table writes it (9 decimals; None: an empty cell)."""
+    return _num(value)
+
+
 def session_row(session: str, face: dict, episodes) -> list:
     """sessions.csv row: `face` is the input's summary.json face entry, `episodes` its FaceEpisodes."""
     share = face["state_share"]
@@ -59,6 +65,11 @@ def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int)
     return [session, face, state, start_ns, end_ns, _num((end_ns - start_ns) * 1e-9)]
 
 
+def with_design(columns, design) -> tuple:
+    """A table's columns with a study design's columns (offline.design) after "session"."""
+    return (columns[0], *design, *columns[1:])
+
+
 def csv_bytes(rows, header=None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -68,23 +79,35 @@ def csv_bytes(rows, header=None) -> bytes:
     return out.getvalue().encode()
 
 
-class FramesParquet:
-    """frames.parquet: add() (session, face, frames) in table order; close() at the end."""
+def frames_schema(design_columns=()) -> pa.Schema:
+    """FRAMES_SCHEMA with a study design's columns (offline.design) after "session"."""
+    schema = FRAMES_SCHEMA
+    for i, name in enumerate(design_columns):
+        schema = schema.insert(1 + i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+    return schema
 
-    def __init__(self, path: Path, row_group_rows: int = ROW_GROUP_ROWS):
-        self._writer = pq.ParquetWriter(str(path), FRAMES_SCHEMA, compression="zstd")
+
+class FramesParquet:
+    """frames.parquet: add() (session, face, frames[, design cells]) in table order; close() at the end."""
+
+    def __init__(self, path: Path, row_group_rows: int = ROW_GROUP_ROWS, design_columns=()):
+        self._schema = frames_schema(design_columns)
+        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.row_group_rows = row_group_rows
         self.rows = 0
 
-    def add(self, session: str, face: str, frames: pa.RecordBatch) -> None:
+    def add(self, session: str, face: str, frames: pa.RecordBatch, design=()) -> None:
         n = frames.num_rows
         zeros = pa.array(np.zeros(n, dtype=np.int32))
+
+        def constant(text):
+            return pa.DictionaryArray.from_arrays(zeros, pa.array([text], pa.string()))
+
         self._pending.append(pa.record_batch(
-            [pa.DictionaryArray.from_arrays(zeros, pa.array([session], pa.string())),
-             pa.DictionaryArray.from_arrays(zeros, pa.array([face], pa.string())),
-             *frames.columns], schema=FRAMES_SCHEMA))
+            [constant(session), *(constant(v) for v in design), constant(face), *frames.columns],
+            schema=self._schema))
         self._pending_rows += n
         if self._pending_rows >= self.row_group_rows:
             self.flush()
@@ -92,7 +115,7 @@ class FramesParquet:
     def flush(self) -> None:
         """Write what is pending (the frames handed to add() may be released after this)."""
         if self._pending:
-            table = pa.Table.from_batches(self._pending, schema=FRAMES_SCHEMA)
+            table = pa.Table.from_batches(self._pending, schema=self._schema)
             self._writer.write_table(table, row_group_size=self.row_group_rows)
             self.rows += self._pending_rows
             self._pending, self._pending_rows = [], 0

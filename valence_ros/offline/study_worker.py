@@ -11,7 +11,6 @@ line, never an exception.
 """
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 from pathlib import Path
@@ -120,15 +119,17 @@ def run_input(task: dict, report_progress) -> dict:
     result = {"index": task["index"], "session": task["session"], "path": task["path"]}
     tap = StudyTap(task["session"], Path(task["spill"]))
     path = Path(task["path"])
-    args = argparse.Namespace(**task["options"], overwrite=False, quiet=True)
+    from valence_ros.offline.api import AnalysisOptions
+    options = dict(task["options"], overwrite=False, quiet=True)
     if task["is_csv"]:
-        args.topic = None    # --topic applies to the study's bags
+        options["topic"] = None    # --topic applies to the study's bags
+    options = AnalysisOptions(**options)
     try:
         try:   # as a single-input run checks it: FIFOs and devices are refused unopened
             check_input_path(path, "input")
         except InputFileError as error:
             raise AnalyzeError(str(error)) from None
-        summary = analyze_input(args, task["params"], path, Path(task["out"]), task["is_csv"],
+        summary = analyze_input(options, task["params"], path, Path(task["out"]), task["is_csv"],
                                 tap=tap, progress=_Progress(report_progress))
     except Exception as error:   # one bad input must not sink the study
         tap.abort()
