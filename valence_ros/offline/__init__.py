@@ -9,7 +9,8 @@
     facereader_csv  FaceReader CSV/TSV exports
     pipeline        frames in bulk through the core (labels, model, tracker)
     outputs         valence.csv, the output bag and per-face statistics
-    report          CSV formatting, summary table, plots, the atomic output directory
+    report          CSV formatting, per-face statistics, summary table, the atomic output directory
+    face_plot       the per-face PNG (state bands, face-loss gaps)
     threads         reading and writing beside the per-frame loop
     termination     Ctrl-C/SIGTERM: stop at once, never commit after either
     numfmt          fast integer and fixed-point formatting

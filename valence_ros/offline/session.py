@@ -264,7 +264,8 @@ def _run_csv(args, params, model, path, out_dir, storage, summary, tap=None):
 def _report(args, params, summary, pipelines, sink, out_dir, is_csv, storage):
     """Per-face summaries and plots into out_dir.tmp; fills `summary`.
     Returns (face summaries, several topics?, seconds spent)."""
-    from valence_ros.offline.report import plot_face, plot_filename
+    from valence_ros.offline.face_plot import plot_face
+    from valence_ros.offline.report import plot_filename
     t_plots = time.monotonic()
     faces = sorted(sink.stats.values(), key=lambda s: (s.topic, s.face_id))
     face_summaries = [s.summary() for s in faces]
