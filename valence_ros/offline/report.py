@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from valence_ros.offline.csv_cells import text_cell
 from valence_ros.offline.numfmt import ascii_ints, fixed9
 from valence_ros.offline.termination import final_step, signals_held
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, STATE_NAMES
@@ -50,10 +51,8 @@ def padded_bytes(items: list[bytes]) -> np.ndarray:
 
 
 def csv_field(text: str) -> bytes:
-    """A CSV field (RFC 4180 quoting when needed), UTF-8."""
-    if any(c in text for c in ',"\r\n') or text != text.strip():
-        text = '"' + text.replace('"', '""') + '"'
-    return text.encode()
+    """A text cell of valence.csv (offline.csv_cells: quoted, formulas neutralised), UTF-8."""
+    return text_cell(text).encode()
 
 
 class CsvWriter:

