@@ -276,3 +276,41 @@ def test_design_errors_end_the_run_before_it_starts(study, tmp_path):
     proc = cli(base / "data", tmp_path / "out", "--by", "condition")
     assert proc.returncode == 2 and "--by needs a design" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_design_rows_formulas_factors_and_events_without_design(tmp_path):
+    data = tmp_path / "data"
+    for i, name in enumerate(("s1", "s2", "s3")):
+        t = stamps(i, gap=False)[:90]
+        write_bag(data / name, "sqlite3", {"/emotion_probabilities": ep_topic(
+            [(int(s) + 1_000_000, "face", int(s), (), probabilities(i, "A")) for s in t])})
+    design = tmp_path / "design.csv"
+    design.write_text("session,participant,condition,group\ns1,007,=1+2,g1\ns2,007,B,g1\n")
+    result = analyze_study(data, tmp_path / "out", StudyOptions(design=design, allow_missing_design=True,
+                                                                by=("group", "condition"), jobs=1))
+    assert result.failed == () and result.study["design"]["sessions_without_design"] == ["s3"]
+    sessions = rows_of(result.path("sessions"))
+    assert [(r["session"], r["participant"], r["condition"], r["group"]) for r in sessions] == [
+        ("s1", "007", "'=1+2", "g1"), ("s2", "007", "B", "g1"), ("s3", "", "", "")]   # a formula is text
+    rows = rows_of(result.path("conditions"))
+    assert [(r["factor"], r["statistic"], r["level"], r["minus_level"], r["n"]) for r in rows] == [
+        ("group", "session_means", "g1", "", "2"),
+        ("condition", "session_means", "'=1+2", "", "1"), ("condition", "session_means", "B", "", "1"),
+        ("condition", "paired_difference", "'=1+2", "B", "1")]
+    assert rows[1]["sd"] == rows[1]["ci95_low"] == rows[3]["sd"] == ""    # n = 1: no spread
+    frame = result.sessions()   # the API reads the text back as written: "007", "=1+2"
+    assert list(frame["participant"].fillna("")) == ["007", "007", ""] and frame["condition"][0] == "=1+2"
+    assert sorted(p.name for p in result.figures) == sorted(
+        f"{s}.{e}" for s in ("condition_means_group", "condition_means_condition", "timecourse_group",
+                             "timecourse_condition") for e in ("png", "svg"))
+
+    events = tmp_path / "events.tsv"
+    events.write_text("session\tlabel\tstart_s\ns1\tgreet\t1\ns3\tgreet\t0.5\n")
+    result = analyze_study(data, tmp_path / "events_only", StudyOptions(events=events, jobs=1, baseline_s=0.5))
+    assert result.path("conditions") is None and result.conditions() is None
+    header = next(csv.reader(open(result.path("events"))))
+    assert header[:3] == ["session", "face_id", "event"]
+    locked = rows_of(result.path("event_locked"))
+    assert {(r["factor"], r["level"], r["label"]) for r in locked} == {("", "", "greet")}
+    assert [float(r["t_s"]) for r in locked][:2] == [-0.5, 0.0] and locked[0]["n_sessions"] == "2"
+    assert [p.name for p in result.figures] == ["event_greet.png", "event_greet.svg"]

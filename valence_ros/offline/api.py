@@ -8,7 +8,8 @@
 ``analyze_recording(input, out, AnalysisOptions())`` analyses one bag or
 CSV export as ``valence_analyze INPUT`` does; ``analyze_study(inputs, out,
 StudyOptions())`` a study as ``valence_analyze INPUT... [--design ...]``
-does. The command line (offline.analyze) parses its arguments into these
+does (in a script: under ``if __name__ == "__main__":``, as with any library
+that starts worker processes). The command line (offline.analyze) parses its arguments into these
 options and calls these functions: the files are the same either way.
 Bad input raises AnalyzeError (one line); nothing is printed unless
 ``quiet=False``. pandas is needed only for the DataFrame accessors.
@@ -29,6 +30,7 @@ __all__ = ["AnalysisOptions", "StudyOptions", "RecordingResult", "StudyResult", 
            "analyze_study", "load_params"]
 
 DEFAULT_BATCH = 65536
+WORKER_PREFIX = "valence_analyze-job"   # offline.study_pool's worker process names
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,22 @@ def _pandas():
     return pandas
 
 
-def _read_csv(path: Path):
-    # every column as written: text stays text (a participant "007" is not the number 7)
+_TEXT_COLUMNS = ("session", "face_id", "label", "clock", "factor", "statistic", "level", "minus_level", "topic")
+
+
+def _read_csv(path: Path, text_columns=()):
+    """A table as written: names and design cells stay text (participant "007" is not the
+    number 7) and read back without the apostrophe offline.csv_cells put before a formula."""
+    from valence_ros.offline.csv_cells import original_text
     pd = _pandas()
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=None)
+    import csv
+    with open(path, encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f), [])
+    text = [c for c in header if c in _TEXT_COLUMNS or c in text_columns]
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text})
+    for c in text:
+        table[c] = table[c].map(lambda v: original_text(v) if isinstance(v, str) else v)
+    return table
 
 
 @dataclass(frozen=True)
@@ -150,7 +164,7 @@ class RecordingResult:
 
     def valence(self):
         """valence.csv as a DataFrame."""
-        return _pandas().read_csv(self.valence_csv, keep_default_na=False, na_values=[""])
+        return _read_csv(self.valence_csv)
 
 
 @dataclass(frozen=True)
@@ -175,7 +189,7 @@ class StudyResult:
 
     def _table(self, kind: str):
         path = self.path(kind)
-        return None if path is None else _read_csv(path)
+        return None if path is None else _read_csv(path, self.study.get("design", {}).get("columns", ()))
 
     def sessions(self):
         return self._table("sessions")
@@ -246,7 +260,13 @@ def analyze_study(inputs, out=None, options: StudyOptions | None = None,
                   params: dict | None = None) -> StudyResult:
     """Analyse several inputs (or folders searched for them) as a study into `out`
     (default ./valence_study); the design, events and condition tables when the options ask."""
+    import multiprocessing
     from valence_ros.offline.study import run_study
+    if multiprocessing.current_process().name.startswith(WORKER_PREFIX):
+        # a worker process (spawned) re-imports the caller's script: without the guard it
+        # would start a study of its own, and die
+        raise AnalyzeError("analyze_study() runs worker processes, which import the calling script: "
+                           "call it under `if __name__ == \"__main__\":` in a script")
     options = options or StudyOptions()
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]

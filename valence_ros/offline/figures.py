@@ -144,8 +144,10 @@ def study_figures(folder: Path, analysis, data: dict) -> list[str]:
     taken: set[str] = set()
     written: list[str] = []
     if analysis.design is not None:
+        from valence_ros.offline.conditions import levels_of
         for factor in analysis.factors:
-            written += _save(_condition_means(analysis, factor), folder, f"condition_means_{factor}", taken)
+            if levels_of(analysis.means, analysis.design, factor):   # no session analysed: no figure
+                written += _save(_condition_means(analysis, factor), folder, f"condition_means_{factor}", taken)
         curves = data.get("timecourse", {})
         for factor in analysis.factors:
             if any(k[0] == factor for k in curves):
