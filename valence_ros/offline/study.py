@@ -230,15 +230,19 @@ def _analysis(options, params: dict, design, events):
 
 def _write_analysis(analysis, tmp: Path, merger: _Merger, options) -> dict:
     from valence_ros.offline.study_analysis import iter_sessions
+    started = time.monotonic()
     input_of = {s: r["session"] for r in merger.results.values() if r["status"] == "ok" for s in r["sessions"]}
     for session in iter_sessions(tmp / "frames.parquet", input_of):
         analysis.add(session)
-    return analysis.write(tmp, plots=not options.no_plots)
+    written = analysis.write(tmp, plots=not options.no_plots)
+    analysis.seconds = time.monotonic() - started
+    return written
 
 
 def _analysis_info(options, design, events, analysis) -> dict:
     info = {"analysis": {"unit": "session (every face's published frames pooled)",
-                         "grid_s": options.grid_s, "notes": analysis.notes}}
+                         "grid_s": options.grid_s, "notes": analysis.notes,
+                         "seconds": round(analysis.seconds, 3)}}
     if design is not None:
         info["design"] = {"file": str(Path(options.design).resolve()) if options.design else None,
                           "from_path": options.design_from_path, "columns": list(design.columns),

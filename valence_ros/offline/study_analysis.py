@@ -13,7 +13,7 @@ with neither writes nothing here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,21 +97,13 @@ def iter_sessions(path: Path, input_of: dict):
         yield emit(current, pending)
 
 
-@dataclass
-class _Curves:
-    """Per group (factor, level) or per (factor, level, label): session curves on one grid."""
-    rows: dict = field(default_factory=dict)   # key -> list of arrays (NaN: no frames)
-
-    def add(self, key, curve: np.ndarray) -> None:
-        self.rows.setdefault(key, []).append(curve)
-
-    def described(self, key):
-        curves = self.rows[key]
-        width = max(len(c) for c in curves)
-        matrix = np.full((len(curves), width), np.nan)
-        for i, c in enumerate(curves):
-            matrix[i, :len(c)] = c
-        return describe_columns(matrix)
+def _across(curves: list[np.ndarray]):
+    """n, mean, sd, ci_low, ci_high per grid point across `curves` (NaN: no value; shorter
+    curves end early)."""
+    matrix = np.full((len(curves), max(len(c) for c in curves)), np.nan)
+    for i, c in enumerate(curves):
+        matrix[i, :len(c)] = c
+    return describe_columns(matrix)
 
 
 class StudyAnalysis:
@@ -130,6 +122,7 @@ class StudyAnalysis:
         self.timecourses: dict[str, np.ndarray] = {}                  # session -> grid
         self.locked: dict[tuple[str, str], np.ndarray] = {}           # (session, label) -> grid
         self.notes: list[str] = []
+        self.seconds = 0.0   # set by the caller (study.json)
 
     # ------------------------------------------------------------------ per session
 
@@ -168,12 +161,12 @@ class StudyAnalysis:
             sums, counts = bin_sums(stamps, values, start - nb * self.grid_ns, self.grid_ns, bins)
             occurrences.setdefault(event.label, []).append((sums, counts))
         for label, parts in occurrences.items():
-            width = max(len(p[0]) for p in parts)
-            curves = np.full((len(parts), width), np.nan)
-            for i, (sums, counts) in enumerate(parts):
-                have = counts > 0
-                curves[i, :len(sums)][have] = sums[have] / counts[have]
-            self.locked[(s.name, label)] = describe_columns(curves)[1]
+            curves = []
+            for sums, counts in parts:
+                curve = np.full(len(sums), np.nan)
+                curve[counts > 0] = sums[counts > 0] / counts[counts > 0]
+                curves.append(curve)
+            self.locked[(s.name, label)] = _across(curves)[1]   # the session's mean over occurrences
 
     def _baseline_bins(self) -> int:
         return -(-self.baseline_ns // self.grid_ns)
@@ -196,8 +189,7 @@ class StudyAnalysis:
             grids = [self.timecourses[s] for s in sessions if s in self.timecourses]
             if not grids:
                 continue
-            c = _Curves({0: grids})
-            n, mean, sd, lo, hi = c.described(0)
+            n, mean, sd, lo, hi = _across(grids)
             t = np.arange(len(mean)) * self.settings.grid_s
             curves[(factor, level)] = (t, n, mean, lo, hi)
             for k in np.flatnonzero(n > 0):
@@ -213,7 +205,7 @@ class StudyAnalysis:
                 grids = [self.locked[(s, label)] for s in sessions if (s, label) in self.locked]
                 if not grids:
                     continue
-                n, mean, sd, lo, hi = _Curves({0: grids}).described(0)
+                n, mean, sd, lo, hi = _across(grids)
                 t = (np.arange(len(mean)) - nb) * self.settings.grid_s
                 curves[(label, factor, level)] = (t, n, mean, lo, hi)
                 for k in np.flatnonzero(n > 0):
