@@ -305,7 +305,8 @@ def test_missing_design_rows_formulas_factors_and_events_without_design(tmp_path
                              "timecourse_condition") for e in ("png", "svg"))
 
     events = tmp_path / "events.tsv"
-    events.write_text("session\tlabel\tstart_s\ns1\tgreet\t1\ns3\tgreet\t0.5\n")
+    events.write_text("session\tlabel\tstart_s\ns1\tgreet\t1\ns3\tgreet\t0.5\n"
+                      "s2:/emotion_probabilities\tgreet\t1\n")   # s2 has one topic: its session is "s2"
     result = analyze_study(data, tmp_path / "events_only", StudyOptions(events=events, jobs=1, baseline_s=0.5))
     assert result.path("conditions") is None and result.conditions() is None
     header = next(csv.reader(open(result.path("events"))))
@@ -314,3 +315,5 @@ def test_missing_design_rows_formulas_factors_and_events_without_design(tmp_path
     assert {(r["factor"], r["level"], r["label"]) for r in locked} == {("", "", "greet")}
     assert [float(r["t_s"]) for r in locked][:2] == [-0.5, 0.0] and locked[0]["n_sessions"] == "2"
     assert [p.name for p in result.figures] == ["event_greet.png", "event_greet.svg"]
+    assert result.study["analysis"]["notes"] == [
+        "events with no analysed session (no rows in events.csv): s2:/emotion_probabilities #1 (greet)"]

@@ -244,3 +244,12 @@ def test_bin_means_on_jittered_stamps_with_a_gap():
     # the bin around the gap's end holds only the frames after it; jitter moves frames, not values
     sums_check = bin_means(stamp, np.ones(len(stamp)), 5 * SEC, SEC, 11)
     assert np.nansum(sums_check) == 7
+
+
+def test_an_events_file_over_the_limit_is_refused(tmp_path, monkeypatch):
+    import valence_ros.offline.events as events
+    monkeypatch.setattr(events, "MAX_EVENTS", 3)
+    path = write(tmp_path, "e.csv", "session,label,start_s\n" + "A/p1,x,1\n" * 4)
+    with pytest.raises(AnalyzeError, match="has 4 events; the limit is 3"):
+        load_events(path, ["A/p1"])
+    assert len(load_events(write(tmp_path, "ok.csv", "session,label,start_s\n" + "A/p1,x,1\n" * 3), ["A/p1"])) == 3

@@ -2,6 +2,11 @@
 
     valence_analyze BAG [--topic NAME] [--params-file config/valence.yaml] [--out DIR]
     valence_analyze INPUT... [--jobs N] [--out DIR]     (a study: see offline/study.py)
+    valence_analyze INPUT... --design FILE | --design-from-path PATTERN [--events FILE] [--by COLUMN]
+                                                        (a study's design and events: docs/studies.md)
+
+A thin layer over the Python API (offline.api): arguments -> AnalysisOptions /
+StudyOptions -> analyze_recording / analyze_study -> the printed table.
 
 Runs the live node's pipeline (same label handling, model, smoothing and state
 code - see offline/pipeline.py) over every frame, in bag order, with the

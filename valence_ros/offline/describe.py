@@ -4,10 +4,12 @@ For values x_1..x_n (n >= 2):
 
     mean = sum(x) / n                                  (numpy.mean, float64)
     sd   = sqrt(sum((x - mean)^2) / (n - 1))           (numpy.std, ddof=1)
-    ci95 = mean -/+ t_{0.975, n-1} * sd / sqrt(n)      (scipy.stats.t.ppf)
+    ci95 = mean -/+ t_{0.975, n-1} * sd / sqrt(n)      (scipy.special.stdtrit)
 
 n = 1 has a mean but no SD or interval (None); n = 0 has nothing. These
-describe; they test nothing (docs/studies.md).
+describe; they test nothing (docs/studies.md). stdtrit is the t quantile
+function scipy.stats.t.ppf itself evaluates (the same values), without
+importing scipy.stats (2.3 s against 0.7 s on a loaded 2-core VM).
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ class Described:
 
 
 def _t_quantile(dof):
-    from scipy.stats import t
-    return t.ppf(0.5 + CONFIDENCE / 2, dof)
+    from scipy.special import stdtrit
+    return stdtrit(dof, 0.5 + CONFIDENCE / 2)
 
 
 def describe(values) -> Described:

@@ -32,9 +32,10 @@ from valence_ros.offline.errors import AnalyzeError
 from valence_ros.offline.table_file import read_table_file
 
 __all__ = ["Event", "load_events", "events_of", "window_stats", "WindowStats", "EVENT_COLUMNS",
-           "CLOCKS", "event_row"]
+           "CLOCKS", "MAX_EVENTS", "event_row"]
 
 CLOCKS = ("relative", "absolute")
+MAX_EVENTS = 100_000   # rows of events.csv grow with events x faces; more is a mistake, not a study
 _STATES = (NEGATIVE, NEUTRAL, POSITIVE)
 _MEASURES = ("frames", "covered_s", "valence_mean", "valence_min", "valence_max",
              "share_negative", "share_neutral", "share_positive")
@@ -85,6 +86,8 @@ def load_events(path, input_sessions) -> list[Event]:
     sessions = set(input_sessions)
     numbers: dict[str, int] = {}
     events, unknown = [], []
+    if len(table.rows) > MAX_EVENTS:
+        raise AnalyzeError(f"{path}: events file has {len(table.rows)} events; the limit is {MAX_EVENTS}")
     for line, cells in table.rows:
         session, label = cells[col["session"]], cells[col["label"]]
         if not session or not label:

@@ -13,6 +13,11 @@ session order, whatever order the workers finish in, and writes:
     frames.parquet  every published frame, long format, in row groups
     study.json      inputs with status, parameters, totals
 
+With a design (--design, --design-from-path; offline.design) its columns are
+joined into the three tables after "session"; with a design or events,
+offline.study_analysis then adds conditions.csv, timecourse.csv, events.csv,
+event_locked.csv and figures/ from frames.parquet (docs/studies.md).
+
 An input that fails is one line in study.json and the printed table; the
 others complete; the exit code is then EXIT_SOME_FAILED. DIR appears
 atomically, like a single-input output directory.
@@ -256,6 +261,8 @@ def _analysis_info(options, design, events, analysis) -> dict:
 def print_study(study: dict, out: Path, quiet: bool) -> None:
     """The printed table (or, with quiet, only the failures, on stderr)."""
     entries = study["inputs"]
+    for note in study.get("analysis", {}).get("notes", ()):
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
     if not quiet:
         _print_table(entries, study["totals"], out)
     else:

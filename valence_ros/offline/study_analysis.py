@@ -123,12 +123,15 @@ class StudyAnalysis:
         self.locked: dict[tuple[str, str], np.ndarray] = {}           # (session, label) -> grid
         self.notes: list[str] = []
         self.seconds = 0.0   # set by the caller (study.json)
+        self._events_used: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ per session
 
     def add(self, s: _Session) -> None:
         stamps = np.concatenate([f[0] for f in s.faces.values()])
         values = np.concatenate([f[1] for f in s.faces.values()]).astype(np.float64)
+        order = np.argsort(stamps, kind="stable")   # every face in time order: events slice it
+        stamps, values = stamps[order], values[order]
         self.means.append(SessionMean(s.name, s.input_session, len(values), float(values.mean())))
         if self.design is not None:
             span = int(stamps.max()) - s.start_ns
@@ -142,6 +145,7 @@ class StudyAnalysis:
 
     def _events(self, s: _Session, stamps, values) -> None:
         mine = events_of(self.events, s.name, s.input_session)
+        self._events_used.update((e.session, e.number) for e in mine)
         design = list(self.design.row(s.input_session)) if self.design is not None else []
         for face, (stamp, valence, state) in s.faces.items():
             for event in mine:
@@ -158,7 +162,9 @@ class StudyAnalysis:
             bins = nb + max(1, -(-(end - start) // self.grid_ns))
             if bins > MAX_GRID_POINTS:
                 bins = MAX_GRID_POINTS
-            sums, counts = bin_sums(stamps, values, start - nb * self.grid_ns, self.grid_ns, bins)
+            first = start - nb * self.grid_ns
+            lo, hi = np.searchsorted(stamps, [first, first + bins * self.grid_ns])
+            sums, counts = bin_sums(stamps[lo:hi], values[lo:hi], first, self.grid_ns, bins)
             occurrences.setdefault(event.label, []).append((sums, counts))
         for label, parts in occurrences.items():
             curves = []
@@ -226,6 +232,11 @@ class StudyAnalysis:
             written["timecourse"] = "timecourse.csv"
             figures_data["timecourse"] = curves
         if self.events is not None:
+            unused = [f"{e.session} #{e.number} ({e.label})" for e in self.events
+                      if (e.session, e.number) not in self._events_used]
+            if unused:   # a failed input, or name:topic for an input with one topic
+                shown = ", ".join(unused[:8]) + (f" and {len(unused) - 8} more" if len(unused) > 8 else "")
+                self.notes.append(f"events with no analysed session (no rows in events.csv): {shown}")
             self.event_rows.sort(key=lambda r: (r[0], r[1 + len(columns)], r[2 + len(columns)]))
             (out / "events.csv").write_bytes(csv_bytes([_cells(r) for r in self.event_rows],
                                                        with_design(EVENT_COLUMNS, columns)))
