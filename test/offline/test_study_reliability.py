@@ -7,11 +7,37 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from test_analyze_cli import ep_topic, run, session, write_bag
 from valence_ros.offline.csv_cells import FORMULA_TRIGGERS, csv_bytes, original_text, text_cell
+from valence_ros.offline.study_pool import SEND_PAUSE_ENV, SEND_STAGES
+
+PROCESS_TIMEOUT = 180   # s: a hang fails the test instead of the session
+
+
+def _study_cmd(*args) -> list[str]:
+    return [sys.executable, "-P", "-m", "valence_ros.offline.analyze", *map(str, args)]
+
+
+def _two_inputs(root: Path, n: int = 60) -> Path:
+    root.mkdir()
+    for name in ("a", "b"):
+        write_bag(root / name, "mcap", {"/emotion_probabilities": ep_topic(session(n, faces=(name,)))})
+    return root
+
+
+def _inputs_of(out: Path) -> list[tuple[str, str]]:
+    return [(e["session"], e["status"]) for e in json.loads((out / "study.json").read_text())["inputs"]]
 
 
 # ---------------------------------------------------------------------- items 6 and 7: CSV cells
@@ -71,3 +97,33 @@ def test_study_csvs_keep_rows_and_neutralise_formulas(tmp_path, capsys):
     assert len(per_input) == 40 * len(faces)
     assert set(map(original_text, per_input["face_id"])) == set(faces)
     assert not per_input["face_id"].str.startswith("=").any()
+
+
+# ---------------------------------------------------------------------- item 1: a worker killed while sending
+
+
+@pytest.mark.parametrize("stage", SEND_STAGES)
+def test_a_worker_killed_while_sending_its_result_fails_its_input_only(tmp_path, stage):
+    """The first result message stops at `stage` (test hook); SIGKILL there. The parent used
+    to block for good reading the rest of the message."""
+    data = _two_inputs(tmp_path / "data")
+    marker = tmp_path / "paused"
+    env = {**os.environ, SEND_PAUSE_ENV: f"{stage}:{marker}"}
+    proc = subprocess.Popen(_study_cmd(data, "--out", tmp_path / "o", "-q", "--jobs", "1", "--no-plots"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while not (marker.exists() and marker.read_text()) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the worker never reached the pause"
+            time.sleep(0.02)
+        os.kill(int(marker.read_text()), signal.SIGKILL)   # the worker holding input "a"
+        _, stderr = proc.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, stderr
+    assert "a: FAILED: the worker process died (exit code -9" in stderr
+    assert _inputs_of(tmp_path / "o") == [("a", "failed"), ("b", "ok")]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]

@@ -99,8 +99,9 @@ class _Merger:
                 self.episodes.write(self._csv(self._joined(r.pop("episodes"), r["session"])))
                 for session, face, frames in read_ordered(spill, r.pop("spill_index")):
                     self.parquet.add(session, face, frames, design)
-            else:   # what a worker that died left behind
+            else:   # what a worker that died left behind (finished, if it died sending its result)
                 out = Path(self.tasks[self.next]["out"])
+                shutil.rmtree(out, ignore_errors=True)
                 for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
                     shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
