@@ -317,3 +317,23 @@ def test_missing_design_rows_formulas_factors_and_events_without_design(tmp_path
     assert [p.name for p in result.figures] == ["event_greet.png", "event_greet.svg"]
     assert result.study["analysis"]["notes"] == [
         "events with no analysed session (no rows in events.csv): s2:/emotion_probabilities #1 (greet)"]
+
+
+def test_analyze_recording_writes_what_the_cli_writes(tmp_path):
+    import json
+    from valence_ros.offline import AnalysisOptions, analyze_recording
+    t = stamps(4, gap=True)
+    bag = write_bag(tmp_path / "bag", "mcap", {"/emotion_probabilities": ep_topic(
+        [(int(s) + 1_000_000, "face", int(s), (), probabilities(1, "B")) for s in t])})
+    proc = subprocess.run([sys.executable, "-P", "-m", "valence_ros.offline.analyze", str(bag), "--out",
+                           str(tmp_path / "cli"), "-q"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = analyze_recording(bag, tmp_path / "api", AnalysisOptions())
+    assert (tmp_path / "cli" / "valence.csv").read_bytes() == result.valence_csv.read_bytes()
+    cli_summary = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    api_summary = json.loads((tmp_path / "api" / "summary.json").read_text())
+    for s in (cli_summary, api_summary):
+        for key in ("timing_s", "frames_per_s", "torch_imported"):
+            s.pop(key)
+    assert cli_summary == api_summary
+    assert [p.name for p in result.plots] == ["valence_face.png"] and len(result.valence()) == len(t)
