@@ -127,3 +127,85 @@ def test_a_worker_killed_while_sending_its_result_fails_its_input_only(tmp_path,
     assert _inputs_of(tmp_path / "o") == [("a", "failed"), ("b", "ok")]
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]
+
+
+# ---------------------------------------------------------------------- item 2: two runs, one --out
+
+
+def _paused_study(data: Path, out: Path, marker: Path, *extra) -> subprocess.Popen:
+    """A study run that stops in the middle (its first result paused by the test hook), holding --out."""
+    env = {**os.environ, SEND_PAUSE_ENV: f"after-header:{marker}"}
+    proc = subprocess.Popen(_study_cmd(data, "--out", out, "-q", "--jobs", "1", "--no-plots", *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not (marker.exists() and marker.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the study never reached the pause"
+        time.sleep(0.02)
+    return proc
+
+
+def _no_leftovers(out: Path) -> bool:
+    return not [p.name for p in out.parent.iterdir()
+                if p.name.startswith((out.name + ".tmp-", out.name + ".old-", f".{out.name}.lock"))]
+
+
+def test_a_second_run_on_a_claimed_out_fails_at_once(tmp_path):
+    first = _two_inputs(tmp_path / "first")
+    second = tmp_path / "second"
+    second.mkdir()
+    write_bag(second / "z", "sqlite3", {"/emotion_probabilities": ep_topic(session(30, faces=("z",)))})
+    out, marker = tmp_path / "o", tmp_path / "paused"
+    holder = _paused_study(first, out, marker)
+    try:
+        for argv in ([second, "--out", out], [second, "--out", out, "--overwrite"],
+                     [second / "z", "--out", out, "--overwrite"]):     # a single-input run shares the code
+            other = subprocess.run(_study_cmd(*argv, "-q", "--no-plots"), capture_output=True, text=True,
+                                   timeout=PROCESS_TIMEOUT)
+            assert other.returncode == 2, other.stderr
+            assert "another valence_analyze run is writing it" in other.stderr, other.stderr
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        _, stderr = holder.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 3, stderr
+    assert _inputs_of(out) == [("a", "failed"), ("b", "ok")]   # the first run's study, whole
+    assert _no_leftovers(out)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_two_concurrent_studies_on_one_out_never_both_win(tmp_path, overwrite):
+    data = {}
+    for name in ("x", "y"):
+        data[name] = tmp_path / f"data_{name}"
+        data[name].mkdir()
+        write_bag(data[name] / name, "mcap", {"/emotion_probabilities": ep_topic(session(200, faces=(name,)))})
+    out = tmp_path / "o"
+    extra = ["--overwrite"] if overwrite else []
+    for _ in range(2):
+        procs = {name: subprocess.Popen(_study_cmd(data[name], "--out", out, "-q",
+                                                   "--no-plots", "--jobs", "1", *extra),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name in ("x", "y")}
+        results = {name: (p.wait(timeout=PROCESS_TIMEOUT), p.stderr.read()) for name, p in procs.items()}
+        for p in procs.values():
+            p.stdout.close()
+            p.stderr.close()
+        winners = [name for name, (code, _) in results.items() if code == 0]
+        for code, stderr in results.values():
+            assert code in (0, 2), stderr
+            if code == 2:
+                assert "another valence_analyze run is writing it" in stderr or "output directory exists" in stderr
+        if not overwrite:
+            assert len(winners) == 1 or (out.exists() and not winners), results   # the second round: both refused
+        assert winners or not overwrite
+        if winners:
+            sessions = {e["session"] for e in json.loads((out / "study.json").read_text())["inputs"]}
+            assert sessions in ({"x"}, {"y"})
+            if len(winners) == 1:
+                assert sessions == set(winners)
+            # the study in place is whole and belongs to one run: its table agrees with its inputs
+            frames = pd.read_parquet(out / "frames.parquet")
+            assert set(frames["session"].astype(str)) == sessions
+        assert _no_leftovers(out)

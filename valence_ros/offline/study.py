@@ -90,6 +90,7 @@ class _Merger:
 
     def add(self, result: dict) -> None:
         from valence_ros.offline.frames_spill import read_ordered
+        from valence_ros.offline.output_lock import lock_path
         self.results[result["index"]] = result
         while self.next in self.results:
             r, spill = self.results[self.next], Path(self.tasks[self.next]["spill"])
@@ -102,6 +103,7 @@ class _Merger:
             else:   # what a worker that died left behind (finished, if it died sending its result)
                 out = Path(self.tasks[self.next]["out"])
                 shutil.rmtree(out, ignore_errors=True)
+                lock_path(out).unlink(missing_ok=True)
                 for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
                     shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
