@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -258,7 +259,11 @@ def test_figures_exist_with_sane_sizes(study):
     for name in names:
         data = (base / "out2" / "figures" / name).read_bytes()
         assert 10_000 < len(data) < 2_000_000, (name, len(data))
-        assert data.startswith(b"\x89PNG\r\n\x1a\n") if name.endswith(".png") else b"<svg" in data[:2000]
+        if name.endswith(".png"):
+            assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        else:   # well-formed SVG with text and paths
+            root = ElementTree.fromstring(data)
+            assert root.tag.endswith("svg") and len(list(root.iter())) > 50
     assert [p.name for p in api.figures] == [f"{s}.{e}" for s in (stems[0], stems[3], stems[1], stems[2])
                                              for e in ("png", "svg")]
 

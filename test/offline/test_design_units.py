@@ -92,6 +92,16 @@ def test_session_without_a_row_is_listed_and_the_flag_allows_it(tmp_path):
     assert d.missing == ("A/p2", "B/p2") and d.row("A/p2") == ("",) and "A/p2" not in d.column("condition")
 
 
+def test_design_and_events_files_that_are_fifos_are_refused_unopened(tmp_path):
+    import os
+    fifo = tmp_path / "design.csv"
+    os.mkfifo(fifo)   # open() would block until a writer appears
+    with pytest.raises(AnalyzeError, match="named pipe"):
+        load_design(STUDY, fifo)
+    with pytest.raises(AnalyzeError, match="named pipe"):
+        load_events(fifo, ["A/p1"])
+
+
 def test_design_file_not_utf8_and_not_a_regular_file(tmp_path):
     bad = tmp_path / "d.csv"
     bad.write_bytes(b"session,condition\nA/p1,\xe9t\xe9\n")

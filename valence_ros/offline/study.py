@@ -268,6 +268,13 @@ def print_study(study: dict, out: Path, quiet: bool) -> None:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
     if not quiet:
         _print_table(entries, study["totals"], out)
+        made = {k: v for k, v in study["outputs"].items()
+                if k in ("conditions", "timecourse", "events", "event_locked")}
+        if made:
+            figures = len(study["outputs"].get("figures", ()))
+            factors = ", ".join(study.get("design", {}).get("factors", ())) or "none"
+            print(f"design factors: {factors}; wrote {', '.join(made.values())}"
+                  + (f" and {figures} figure files in figures/" if figures else ""))
     else:
         for e in entries:   # a failure is always reported, -q or not
             if e["status"] != "ok":
