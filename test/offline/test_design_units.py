@@ -263,3 +263,67 @@ def test_an_events_file_over_the_limit_is_refused(tmp_path, monkeypatch):
     with pytest.raises(AnalyzeError, match="has 4 events; the limit is 3"):
         load_events(path, ["A/p1"])
     assert len(load_events(write(tmp_path, "ok.csv", "session,label,start_s\n" + "A/p1,x,1\n" * 3), ["A/p1"])) == 3
+
+
+# ---------------------------------------------------------------- against naive oracles
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def naive_window(stamps, valence, state, start, end, gap):
+    """One frame and one interval at a time, as docs/studies.md states the rule."""
+    inside = [v for t, v in zip(stamps, valence) if start <= t < end]
+    per_state = {-1: 0, 0: 0, 1: 0}
+    for i in range(len(stamps) - 1):
+        a, b, s = stamps[i], stamps[i + 1], state[i]
+        if 0 < b - a <= gap and s in per_state:
+            per_state[s] += max(0, min(b, end) - max(a, start))
+    covered = sum(per_state.values())
+    if covered:
+        shares = tuple(per_state[s] / covered for s in (-1, 0, 1))
+    elif inside:
+        states = [s for t, s in zip(stamps, state) if start <= t < end]
+        shares = tuple(states.count(s) / len(inside) for s in (-1, 0, 1))
+    else:
+        shares = None
+    return len(inside), covered, (sum(inside) / len(inside) if inside else None), shares
+
+
+# stamps and face_timeout on a 50 ns lattice: intervals equal to the timeout (the boundary) are common
+frames_st = st.lists(st.tuples(st.integers(0, 60).map(lambda k: 50 * k), st.sampled_from([-1, 0, 1, 2]),
+                               st.floats(-1, 1, allow_nan=False, width=32)), min_size=0, max_size=40)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(frames_st, st.integers(-500, 3_500), st.integers(1, 2_000), st.integers(1, 16).map(lambda k: 50 * k))
+def test_window_stats_equals_the_naive_rule(frames, start, length, gap):
+    frames = sorted(frames, key=lambda f: f[0])
+    stamps = np.array([f[0] for f in frames], dtype=np.int64)
+    state = np.array([f[1] for f in frames], dtype=np.int8)
+    valence = np.array([f[2] for f in frames], dtype=np.float32)
+    w = window_stats(stamps, valence, state, start, start + length, gap)
+    n, covered, mean, shares = naive_window(stamps.tolist(), valence.astype(np.float64).tolist(),
+                                            state.tolist(), start, start + length, gap)
+    assert w.frames == n and w.covered_s == pytest.approx(covered * 1e-9)
+    assert (w.valence_mean is None) == (mean is None)
+    if mean is not None:
+        assert w.valence_mean == pytest.approx(mean, abs=1e-12)
+    assert (w.shares is None) == (shares is None)
+    if shares is not None:
+        assert w.shares == pytest.approx(shares, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(-100, 5_000), st.floats(-1, 1, allow_nan=False)), max_size=60),
+       st.integers(-50, 200), st.integers(1, 700), st.integers(1, 12))
+def test_bin_means_equals_the_naive_rule(frames, start, step, bins):
+    stamps = np.array([f[0] for f in frames], dtype=np.int64)
+    values = np.array([f[1] for f in frames], dtype=np.float64)
+    got = bin_means(stamps, values, start, step, bins)
+    for k in range(bins):
+        members = [v for t, v in frames if start + k * step <= t < start + (k + 1) * step]
+        if members:
+            assert got[k] == pytest.approx(sum(members) / len(members), abs=1e-12)
+        else:
+            assert np.isnan(got[k])
