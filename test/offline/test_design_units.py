@@ -327,3 +327,20 @@ def test_bin_means_equals_the_naive_rule(frames, start, step, bins):
             assert got[k] == pytest.approx(sum(members) / len(members), abs=1e-12)
         else:
             assert np.isnan(got[k])
+
+
+def test_study_options_are_checked_when_built():
+    from valence_ros.offline import StudyOptions
+    assert StudyOptions(by="condition", design="d.csv").by == ("condition",)
+    assert StudyOptions(topic=["/a", "/b"]).topic == ("/a", "/b")
+    for kwargs, message in [({"window_s": 0.0}, "--window-s 0.0: expected 0.001 to 86400 seconds"),
+                            ({"grid_s": float("nan")}, "--grid-s nan"),
+                            ({"baseline_s": -1.0}, "--baseline-s -1.0"),
+                            ({"jobs": 0}, "--jobs must be at least 1"),
+                            ({"node": "valence_node"}, "fully qualified name"),
+                            ({"storage": "zip"}, "expected sqlite3 or mcap"),
+                            ({"by": ("condition",)}, "--by needs a design"),
+                            ({"allow_missing_design": True}, "--allow-missing-design needs a design")]:
+        with pytest.raises(AnalyzeError) as error:
+            StudyOptions(**kwargs)
+        assert message in str(error.value)
