@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from valence_ros.offline.errors import PROG, AnalyzeError
+from valence_ros.offline.errors import PROG, AnalyzeError, printable
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
 
 __all__ = ["run_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
@@ -106,7 +106,7 @@ class _Merger:
 
 
 def _input_entry(r: dict, task: dict) -> dict:
-    entry = {"session": r["session"], "path": r["path"], "format": "csv" if task["is_csv"] else "bag",
+    entry = {"session": r["session"], "path": printable(r["path"]), "format": "csv" if task["is_csv"] else "bag",
              "status": r["status"]}
     if r["status"] == "ok":
         entry.update(output=output_dir_name(r["session"]), sessions=r["sessions"], frames_read=r["frames_read"],
@@ -130,7 +130,7 @@ def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
             print(f"{e['session']:<{width}}  FAILED  {e['error']}")
     print(f"{totals['ok']} of {totals['inputs']} inputs analysed ({totals['failed']} failed), "
           f"{totals['frames_read']} frames read, {totals['frames_published']} published; "
-          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {out}")
+          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {printable(out)}")
 
 
 def run_study(args, params: dict) -> int:
@@ -180,7 +180,7 @@ def run_study(args, params: dict) -> int:
                   "frames_read": read, "frames_published": merger.parquet.rows,
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
         study = {"tool": PROG, "inputs": entries,
-                 "params_file": str(Path(args.params_file).resolve()) if args.params_file else None,
+                 "params_file": printable(Path(args.params_file).resolve()) if args.params_file else None,
                  "parameters": params, "totals": totals,
                  "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
                              "per_input": "<session>_valence/ (as valence_analyze INPUT writes it)"}}
