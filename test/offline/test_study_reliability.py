@@ -15,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from test_analyze_cli import ep_topic, run, session, write_bag
+from test_analyze_cli import ep_topic, run, session, write_bag, write_facereader
 from valence_ros.offline.csv_cells import FORMULA_TRIGGERS, csv_bytes, original_text, text_cell
 from valence_ros.offline.study_pool import SEND_PAUSE_ENV, SEND_STAGES
 
@@ -209,3 +210,44 @@ def test_two_concurrent_studies_on_one_out_never_both_win(tmp_path, overwrite):
             frames = pd.read_parquet(out / "frames.parquet")
             assert set(frames["session"].astype(str)) == sessions
         assert _no_leftovers(out)
+
+
+# ---------------------------------------------------------------------- item 3: non-UTF-8 file names
+
+
+def _facereader_export(path: Path, seed: int = 5) -> None:
+    rng = np.random.default_rng(seed)
+    tmp = write_facereader(path.parent / "tmp-export.txt", [(i * 40_000_000, list(rng.random(7))) for i in range(50)])
+    os.rename(tmp, path)
+
+
+def test_a_non_utf8_file_name_is_an_input_like_any_other(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    latin1 = Path(os.fsdecode(bytes(data) + b"/Jos\xe9.csv"))            # a Latin-1 name, not UTF-8
+    _facereader_export(latin1)
+    _facereader_export(data / "Jos\\xe9.csv", seed=6)   # a valid name that reads like its escape
+    write_bag(data / "p01", "mcap", {"/emotion_probabilities": ep_topic(session(30, faces=("a",)))})
+    out = tmp_path / "o"
+    proc = subprocess.run(_study_cmd(data, "--out", out, "--jobs", "2", "--no-plots"), capture_output=True,
+                          timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Jos\\xe9~2  ok" in proc.stdout and b"3 of 3 inputs analysed" in proc.stdout
+    study = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    entries = {e["session"]: e for e in study["inputs"]}
+    # names are text: the file name's byte 0xE9 is written \xe9 (printable()); equal names get ~2
+    assert entries["Jos\\xe9"]["path"] == str(data / "Jos\\xe9.csv")
+    assert entries["Jos\\xe9~2"]["path"] == str(data) + "/Jos\\xe9.csv"
+    assert all(e["status"] == "ok" for e in entries.values())
+    sessions = pd.read_csv(out / "sessions.csv", dtype=str, keep_default_na=False)
+    assert sorted(set(sessions["session"])) == ["Jos\\xe9", "Jos\\xe9~2", "p01"]
+    assert sorted(set(pd.read_parquet(out / "frames.parquet")["session"].astype(str))) == \
+        ["Jos\\xe9", "Jos\\xe9~2", "p01"]
+    summary = json.loads((out / entries["Jos\\xe9~2"]["output"] / "summary.json").read_text(encoding="utf-8"))
+    assert summary["input"]["path"] == str(data) + "/Jos\\xe9.csv"
+    alone = subprocess.run(_study_cmd(latin1, "--out", tmp_path / "alone", "--no-plots"), capture_output=True,
+                           timeout=PROCESS_TIMEOUT)
+    assert alone.returncode == 0, alone.stderr
+    assert (tmp_path / "alone" / "valence.csv").read_bytes() == \
+        (out / entries["Jos\\xe9~2"]["output"] / "valence.csv").read_bytes()
+

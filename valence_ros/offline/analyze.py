@@ -37,7 +37,7 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line  # noqa: E402
+from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable  # noqa: E402
 from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
 
 EXIT_ERROR = 2
@@ -154,7 +154,7 @@ def _analyze(args) -> int:
         rej = summary["frames"]["rejected"]
         extra = (", rejected " + ", ".join(f"{r}: {c}" for r, c in rej.items())) if rej else ""
         print(f"{summary['frames']['read']} frames read, {summary['frames']['published']} published{extra}; "
-              f"{time.monotonic() - started:.2f} s; output: {result.out}")
+              f"{time.monotonic() - started:.2f} s; output: {printable(result.out)}")
     return 0
 
 

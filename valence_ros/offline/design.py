@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from valence_ros.offline.errors import AnalyzeError
+from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.table_file import read_table_file
 
 __all__ = ["Design", "load_design", "RESERVED_COLUMNS", "PARTICIPANT"]
@@ -137,10 +137,10 @@ def _from_path(pattern: str, inputs) -> tuple[tuple[str, ...], dict, list]:
         if m is None:
             unmatched.append(item.session)
         else:
-            values[item.session] = tuple(m.group(f) for f in fields)
+            values[item.session] = tuple(printable(m.group(f)) for f in fields)   # as session names are
     if not values:
         raise AnalyzeError(f"--design-from-path {pattern!r} matches none of the inputs' paths "
-                           f"(e.g. {_strip_suffix(inputs[0].path)}); the pattern is matched against "
+                           f"(e.g. {printable(_strip_suffix(inputs[0].path))}); the pattern is matched against "
                            "the last components of each path, without the suffix")
     return fields, values, unmatched
 

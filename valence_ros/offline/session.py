@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line
+from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable
 from valence_ros.offline.threads import start_helper
 
 
@@ -324,8 +324,8 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
     resolved_in = path.resolve()
     summary: dict = {
         "tool": PROG,
-        "input": {"path": str(resolved_in)},
-        "params_file": str(Path(args.params_file).resolve()) if args.params_file else None,
+        "input": {"path": printable(resolved_in)},
+        "params_file": printable(Path(args.params_file).resolve()) if args.params_file else None,
         "parameters": params,
         "notes": [],
     }

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from valence_ros.offline.errors import PROG, AnalyzeError
+from valence_ros.offline.errors import PROG, AnalyzeError, printable
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
 
 __all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
@@ -121,7 +121,7 @@ class _Merger:
 
 
 def _input_entry(r: dict, task: dict) -> dict:
-    entry = {"session": r["session"], "path": r["path"], "format": "csv" if task["is_csv"] else "bag",
+    entry = {"session": r["session"], "path": printable(r["path"]), "format": "csv" if task["is_csv"] else "bag",
              "status": r["status"]}
     if r["status"] == "ok":
         entry.update(output=output_dir_name(r["session"]), sessions=r["sessions"], frames_read=r["frames_read"],
@@ -145,7 +145,7 @@ def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
             print(f"{e['session']:<{width}}  FAILED  {e['error']}")
     print(f"{totals['ok']} of {totals['inputs']} inputs analysed ({totals['failed']} failed), "
           f"{totals['frames_read']} frames read, {totals['frames_published']} published; "
-          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {out}")
+          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {printable(out)}")
 
 
 def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Path:
@@ -200,7 +200,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
                   "frames_read": read, "frames_published": merger.parquet.rows,
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
         study = {"tool": PROG, "inputs": entries,
-                 "params_file": str(Path(options.params_file).resolve()) if options.params_file else None,
+                 "params_file": printable(Path(options.params_file).resolve()) if options.params_file else None,
                  "parameters": params, "totals": totals,
                  "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
                              "per_input": "<session>_valence/ (as valence_analyze INPUT writes it)"}}
@@ -252,11 +252,11 @@ def _analysis_info(options, design, events, analysis) -> dict:
                          "grid_s": options.grid_s, "notes": analysis.notes,
                          "seconds": round(analysis.seconds, 3)}}
     if design is not None:
-        info["design"] = {"file": str(Path(options.design).resolve()) if options.design else None,
+        info["design"] = {"file": printable(Path(options.design).resolve()) if options.design else None,
                           "from_path": options.design_from_path, "columns": list(design.columns),
                           "factors": list(analysis.factors), "sessions_without_design": list(design.missing)}
     if events is not None:
-        info["events"] = {"file": str(Path(options.events).resolve()), "count": len(events),
+        info["events"] = {"file": printable(Path(options.events).resolve()), "count": len(events),
                           "baseline_s": options.baseline_s, "window_s": options.window_s}
     return info
 

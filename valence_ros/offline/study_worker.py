@@ -17,7 +17,7 @@ from pathlib import Path
 
 from valence_ros.core.input_files import InputFileError, check_input_path
 from valence_ros.offline.episodes import EpisodeBuilder
-from valence_ros.offline.errors import AnalyzeError, one_line
+from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.frames_spill import SpillWriter
 from valence_ros.offline.pipeline import row_groups
 from valence_ros.offline.study_tables import episode_row, session_row
@@ -108,8 +108,8 @@ class _Progress:
 def _failure(error: BaseException) -> str:
     from valence_ros.offline.bag_reader import BagError
     if isinstance(error, (AnalyzeError, BagError)):
-        return str(error)
-    return f"internal error: {type(error).__name__}: {one_line(error)}"
+        return printable(error)
+    return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
 
 
 def run_input(task: dict, report_progress) -> dict:
