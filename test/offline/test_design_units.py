@@ -344,3 +344,11 @@ def test_study_options_are_checked_when_built():
         with pytest.raises(AnalyzeError) as error:
             StudyOptions(**kwargs)
         assert message in str(error.value)
+
+
+def test_design_values_from_non_utf8_paths_are_text():
+    import os
+    path = Path(os.fsdecode(b"/data/A/Jos\xe9"))   # a file name's bytes that are not UTF-8
+    d = load_design([StudyInput(path, False, "Jos\\xe9")], from_path="{condition}/{participant}")
+    assert d.row("Jos\\xe9") == ("A", "Jos\\xe9")
+    d.row("Jos\\xe9")[1].encode("utf-8")   # writable to every table (no lone surrogate)
