@@ -2,6 +2,11 @@
 
     valence_analyze BAG [--topic NAME] [--params-file config/valence.yaml] [--out DIR]
     valence_analyze INPUT... [--jobs N] [--out DIR]     (a study: see offline/study.py)
+    valence_analyze INPUT... --design FILE | --design-from-path PATTERN [--events FILE] [--by COLUMN]
+                                                        (a study's design and events: docs/studies.md)
+
+A thin layer over the Python API (offline.api): arguments -> AnalysisOptions /
+StudyOptions -> analyze_recording / analyze_study -> the printed table.
 
 Runs the live node's pipeline (same label handling, model, smoothing and state
 code - see offline/pipeline.py) over every frame, in bag order, with the
@@ -32,8 +37,7 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line  # noqa: E402
-from valence_ros.offline.session import analyze_input  # noqa: E402
+from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable  # noqa: E402
 from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
 
 EXIT_ERROR = 2
@@ -74,45 +78,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace DIR if it exists (only once the new analysis is complete)")
     p.add_argument("--storage", choices=("sqlite3", "mcap"),
                    help="storage format of the output bag; default: the input's (mcap for CSV input)")
-    p.add_argument("--no-plots", action="store_true", help="do not draw the per-face PNGs")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the per-face PNGs (nor a study's figures/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="study: inputs analysed in parallel (default: the number of cores)")
     p.add_argument("--batch-size", type=int, default=65536, help=argparse.SUPPRESS)
+    g = p.add_argument_group("study design and analysis (docs/studies.md)")
+    g.add_argument("--design", metavar="FILE",
+                   help="CSV/TSV with a 'session' column and any design columns (participant, condition, "
+                        "group, ...), joined into sessions.csv, episodes.csv and frames.parquet; "
+                        "adds conditions.csv, timecourse.csv and figures/")
+    g.add_argument("--design-from-path", metavar="PATTERN",
+                   help="design columns from each input's path, e.g. '{condition}/{participant}' "
+                        "(matched against the path's last components, without the suffix)")
+    g.add_argument("--allow-missing-design", action="store_true", default=None,
+                   help="sessions without a design row get empty design cells (default: an error)")
+    g.add_argument("--by", action="append", metavar="COLUMN",
+                   help="design column described in conditions.csv and the figures (repeatable; "
+                        "default: condition)")
+    g.add_argument("--events", metavar="FILE",
+                   help="CSV/TSV of events (session, label, start_s[, end_s][, clock]): events.csv, "
+                        "event_locked.csv and event figures")
+    g.add_argument("--baseline-s", type=float, metavar="S",
+                   help="baseline window before each event (default 5)")
+    g.add_argument("--window-s", type=float, metavar="S",
+                   help="event window when the events file has no end_s (default 5)")
+    g.add_argument("--grid-s", type=float, metavar="S",
+                   help="time-course and event-locked grid step (default 0.5)")
     return p
 
 
-# ---------------------------------------------------------------------- helpers
-
-
-def _load_params(path: str | None, node_fqn: str) -> dict:
-    """The node's parameters, read as the node reads the file; names the node
-    would ignore are ignored here too, with the node's warning."""
-    from valence_ros.core.input_files import InputFileError
-    from valence_ros.core.parameters import ParameterError, load_params_file, validate_parameters
-    from valence_ros.core.params_file import check_params_file
-    try:
-        if path is None:
-            return validate_parameters({})
-        check_params_file(path)   # a FIFO or device would block or never end
-        unknown: list[str] = []
-        params = load_params_file(path, node_fqn=node_fqn, unknown=unknown)
-    except InputFileError as error:
-        raise AnalyzeError(str(error)) from None
-    except ParameterError as error:
-        raise AnalyzeError(f"{path}: {one_line(error)}") from None
-    if unknown:
-        print(f"{PROG}: warning: ignoring unknown parameter(s) {', '.join(unknown)} in {path}",
-              file=sys.stderr)
-    return params
-
-
-def _default_out(input_path: Path) -> Path:
-    name = input_path.resolve().name
-    for suffix in (".db3", ".mcap", ".csv", ".tsv", ".txt"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return Path.cwd() / f"{name}_valence"
+# Options that make even a single input a study (its tables are a study's)
+_STUDY_ONLY = ("design", "design_from_path", "events")
 
 
 # ---------------------------------------------------------------------- main
@@ -120,50 +117,35 @@ def _default_out(input_path: Path) -> Path:
 
 def _is_study(args) -> bool:
     from valence_ros.offline.study_inputs import is_folder_of_inputs
-    return len(args.input) > 1 or is_folder_of_inputs(Path(args.input[0]))
+    return (len(args.input) > 1 or is_folder_of_inputs(Path(args.input[0]))
+            or any(getattr(args, name) is not None for name in _STUDY_ONLY))
+
+
+def _options(args, cls):
+    """The API's options (offline.api) from the parsed command line: same names."""
+    from dataclasses import fields
+    given = {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+    return cls(**given)
 
 
 def _study(args) -> int:
-    from valence_ros.offline.study import run_study
-    if not args.node.startswith("/"):
-        raise AnalyzeError(f"--node {args.node!r}: give the fully qualified name, e.g. /valence_node")
-    if args.batch_size < 1:
-        raise AnalyzeError("--batch-size must be at least 1")
-    return run_study(args, _load_params(args.params_file, args.node))
+    from valence_ros.offline.api import StudyOptions, analyze_study
+    from valence_ros.offline.study import EXIT_SOME_FAILED, print_study
+    result = analyze_study(args.input, args.out, _options(args, StudyOptions))
+    print_study(result.study, result.out, args.quiet)
+    return EXIT_SOME_FAILED if result.failed else 0
 
 
 def _analyze(args) -> int:
     if _is_study(args):
         return _study(args)
-    args.input = args.input[0]
     started = time.monotonic()
-    from valence_ros.core.input_files import InputFileError, check_input_path
-    from valence_ros.offline.facereader_csv import CSV_SUFFIXES
+    from valence_ros.offline.api import AnalysisOptions, analyze_recording
     from valence_ros.offline.report import summary_table
 
-    path = Path(args.input)
-    try:   # a bag directory or a regular file; FIFOs and devices are refused unopened
-        check_input_path(path, "input")
-    except InputFileError as error:
-        raise AnalyzeError(str(error)) from None
-    if not args.node.startswith("/"):
-        raise AnalyzeError(f"--node {args.node!r}: give the fully qualified name, e.g. /valence_node")
-    params = _load_params(args.params_file, args.node)
-    is_csv = path.is_file() and path.suffix.lower() in CSV_SUFFIXES
-    if is_csv and args.topic:
-        raise AnalyzeError("--topic applies to bags; a CSV export has no topics")
-    out_path = Path(args.out) if args.out else _default_out(path)
-    resolved_in, resolved_out = path.resolve(), out_path.resolve()
-    if resolved_out == resolved_in or resolved_out in resolved_in.parents or resolved_in in resolved_out.parents:
-        raise AnalyzeError(f"{out_path}: the output directory must not contain or be inside the input")
-    if args.batch_size < 1:
-        raise AnalyzeError("--batch-size must be at least 1")
-    if out_path.exists() and not args.overwrite:   # fail fast; OutputDir checks again
-        raise AnalyzeError(f"{out_path}: output directory exists (use --overwrite to replace it)")
-
-    result = analyze_input(args, params, path, out_path, is_csv)
-    face_summaries, multi = result["face_summaries"], result["several_topics"]
-    summary = result
+    result = analyze_recording(args.input[0], args.out, _options(args, AnalysisOptions))
+    summary = result.summary
+    face_summaries, multi = summary["face_summaries"], summary["several_topics"]
     if not args.quiet:
         if face_summaries:
             print(summary_table(face_summaries, with_topic=multi))
@@ -172,7 +154,7 @@ def _analyze(args) -> int:
         rej = summary["frames"]["rejected"]
         extra = (", rejected " + ", ".join(f"{r}: {c}" for r, c in rej.items())) if rej else ""
         print(f"{summary['frames']['read']} frames read, {summary['frames']['published']} published{extra}; "
-              f"{time.monotonic() - started:.2f} s; output: {out_path}")
+              f"{time.monotonic() - started:.2f} s; output: {printable(result.out)}")
     return 0
 
 

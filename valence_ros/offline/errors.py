@@ -1,5 +1,7 @@
-"""valence_analyze's program name and its one-line input error."""
+"""valence_analyze's program name, its one-line input error, and file names as text."""
 from __future__ import annotations
+
+import os
 
 PROG = "valence_analyze"
 
@@ -10,3 +12,14 @@ class AnalyzeError(Exception):
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def printable(text) -> str:
+    """A path or name as text every output can hold: bytes of a file name that are not
+    UTF-8 (Python keeps them as lone surrogates) become backslash escapes, b'Jos\\xe9'
+    -> 'Jos\\xe9'. Valid text is returned unchanged."""
+    text = str(text)
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:   # surrogates that are no file name's bytes
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

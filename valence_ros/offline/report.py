@@ -6,10 +6,12 @@
   at ~2 us per row would take half the tool's time budget.
 * ``FaceStats``: per-face running statistics and a bounded, progressively
   decimated series for plotting (memory does not grow with the bag).
-* ``summary_table``, ``plot_face``: the printed table and the PNGs.
+* ``summary_table``, ``plot_filename``: the printed table and the PNGs' names
+  (offline.face_plot draws them).
 * ``OutputDir``: everything is written into ``DIR.tmp-XXXX`` next to DIR and
   renamed to DIR only when complete; on any error the temporary directory
-  is removed, so a DIR that exists is always a finished analysis.
+  is removed, so a DIR that exists is always a finished analysis. DIR is claimed for
+  the whole run (offline.output_lock): two runs never write to one DIR.
 """
 from __future__ import annotations
 
@@ -22,19 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
+from valence_ros.offline.csv_cells import text_cell
+from valence_ros.offline.errors import AnalyzeError
+from valence_ros.offline.output_lock import OutputBusy, OutputLock, rename_noreplace
 from valence_ros.offline.numfmt import ascii_ints, fixed9
 from valence_ros.offline.termination import final_step, signals_held
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, STATE_NAMES
 
 __all__ = ["CSV_COLUMNS", "CsvWriter", "FaceStats", "OutputDir", "OutputError",
-           "summary_table", "plot_face", "csv_field", "plot_filename"]
+           "summary_table", "csv_field", "plot_filename"]
 
 CSV_COLUMNS = ("stamp_ns", "face_id", "valence", "raw_valence", "state")
 STATES = (NEGATIVE, NEUTRAL, POSITIVE)
 
 
-class OutputError(Exception):
-    """The output directory cannot be created or replaced; one line for the user."""
+class OutputError(AnalyzeError):
+    """The output directory cannot be created or replaced; one line for the user (exit 2)."""
 
 
 # ---------------------------------------------------------------------- CSV
@@ -49,10 +54,8 @@ def padded_bytes(items: list[bytes]) -> np.ndarray:
 
 
 def csv_field(text: str) -> bytes:
-    """A CSV field (RFC 4180 quoting when needed), UTF-8."""
-    if any(c in text for c in ',"\r\n') or text != text.strip():
-        text = '"' + text.replace('"', '""') + '"'
-    return text.encode()
+    """A text cell of valence.csv (offline.csv_cells: quoted, formulas neutralised), UTF-8."""
+    return text_cell(text).encode()
 
 
 class CsvWriter:
@@ -175,6 +178,8 @@ class _Series:
 class FaceStats:
     """Running statistics of one face's published frames (one topic)."""
 
+    MAX_GAPS = 10_000   # face losses kept for the plot (16 bytes each); more are counted
+
     def __init__(self, topic: str, face_id: str, gap_ns: int):
         self.topic = topic
         self.face_id = face_id
@@ -191,6 +196,8 @@ class FaceStats:
         self.changes = 0
         self._last = None      # (stamp_ns, state) of the previous frame
         self.series = _Series()
+        self.gaps: list[tuple[float, float]] = []   # (last frame before, first after) in series seconds
+        self.gaps_not_kept = 0
 
     def add(self, stamp_ns, valence, raw_valence, state, changed) -> None:
         n = len(stamp_ns)
@@ -215,6 +222,11 @@ class FaceStats:
             t, s = stamp_ns, states
         dt = np.diff(t)
         counted = (dt > 0) & (dt <= self.gap_ns)
+        lost = np.flatnonzero(dt > self.gap_ns)   # the face was gone: drawn as a gap
+        room = max(0, self.MAX_GAPS - len(self.gaps))
+        for i in lost[:room]:
+            self.gaps.append(((int(t[i]) - self.first_ns) * 1e-9, (int(t[i + 1]) - self.first_ns) * 1e-9))
+        self.gaps_not_kept += max(0, len(lost) - room)
         self.state_ns += np.bincount(s[:-1][counted], weights=dt[counted], minlength=3).astype(np.int64)
         self._last = (int(stamp_ns[-1]), int(states[-1]))
         self.changes += int(changed.sum())
@@ -281,53 +293,11 @@ def plot_filename(topic: str, face_id: str, taken: set[str], with_topic: bool) -
     return name
 
 
-_STATE_COLORS = {NEGATIVE: "#d62728", NEUTRAL: "#bbbbbb", POSITIVE: "#2ca02c"}
-
-
-def plot_face(stats: FaceStats, path: Path, thresholds: tuple[float, float]) -> None:
-    """PNG of valence (and raw valence) over time with coloured state bands."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    b = stats.series.buckets()
-    t = b[:, 0]
-    fig = Figure(figsize=(11, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if len(t):
-        end = t[-1] + (t[-1] - t[-2] if len(t) > 1 else 1.0)
-        edges = np.append(t, end)
-        # state bands: one mesh cell per point, coloured by the state at its end
-        colors = ListedColormap([_STATE_COLORS[s] for s in STATES])
-        ax.pcolorfast(edges, [-1.05, 1.05], (b[:, 5][None, :] + 1), cmap=colors, vmin=-0.5, vmax=2.5,
-                      alpha=0.18)
-        if stats.series.stride > 1:
-            ax.fill_between(t, b[:, 2], b[:, 3], color="#1f77b4", alpha=0.25, linewidth=0,
-                            label="valence min-max per point")
-        ax.plot(t, b[:, 4], color="#7f7f7f", linewidth=0.6, alpha=0.8, label="raw_valence")
-        ax.plot(t, b[:, 1], color="#1f77b4", linewidth=1.3, label="valence (smoothed)")
-    ax.axhline(thresholds[0], color="#2ca02c", linestyle="--", linewidth=0.8)
-    ax.axhline(thresholds[1], color="#d62728", linestyle="--", linewidth=0.8)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("time since the face's first frame (s, header stamps)")
-    ax.set_ylabel("valence")
-    name = stats.face_id if stats.face_id else "(no face_id)"
-    note = f", 1 point = {stats.series.stride} frames" if stats.series.stride > 1 else ""
-    ax.set_title(f"{stats.topic}  face {name}: {stats.frames} frames{note}")
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Patch(color=_STATE_COLORS[s], alpha=0.3) for s in STATES]
-    labels += [STATE_NAMES[s] for s in STATES]
-    ax.legend(handles, labels, loc="upper right", fontsize=8, ncol=2)
-    fig.subplots_adjust(left=0.07, right=0.985, top=0.91, bottom=0.12)  # no tight_layout: one draw
-    fig.savefig(path, format="png")
-
-
 # ---------------------------------------------------------------------- output directory
 
 
 _unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed (aborted ones included)
+_claims: set[OutputLock] = set()  # output directories this run holds
 
 
 def remove_unfinished() -> None:
@@ -337,37 +307,66 @@ def remove_unfinished() -> None:
     for tmp in list(_unfinished):
         shutil.rmtree(tmp, ignore_errors=True)
         _unfinished.discard(tmp)
+    for claim in list(_claims):
+        claim.release()
+        _claims.discard(claim)
 
 
 class OutputDir:
-    """Atomic output: files go to DIR.tmp-XXXX; commit() renames it to DIR."""
+    """Atomic output: files go to DIR.tmp-XXXX; commit() renames it to DIR. DIR is claimed
+    (offline.output_lock) from the start to the end: a second run on it fails at once."""
 
     def __init__(self, final: Path, overwrite: bool = False):
         self.final = Path(final)
-        if self.final.exists() and not overwrite:
-            raise OutputError(f"{self.final}: output directory exists (use --overwrite to replace it)")
-        if self.final.exists() and not self.final.is_dir():
-            raise OutputError(f"{self.final}: exists and is not a directory")
+        self.overwrite = overwrite
         parent = self.final.parent
         if not parent.is_dir():
             raise OutputError(f"{parent}: parent of the output directory does not exist")
-        with signals_held():   # created and registered, or neither
+        with signals_held():   # claimed, created and registered, or none of them
             try:
-                self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
+                self._lock = OutputLock(self.final)
+            except OutputBusy as error:
+                raise OutputError(str(error)) from None
             except OSError as error:
                 raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+            _claims.add(self._lock)
+            try:
+                self._check_final()
+                self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
+            except OSError as error:
+                self._release()
+                raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+            except BaseException:
+                self._release()
+                raise
             _unfinished.add(self.tmp)
         os.chmod(self.tmp, 0o755)
+
+    def _check_final(self) -> None:
+        if os.path.lexists(self.final) and not self.overwrite:
+            raise OutputError(f"{self.final}: output directory exists (use --overwrite to replace it)")
+        if os.path.lexists(self.final) and (self.final.is_symlink() or not self.final.is_dir()):
+            raise OutputError(f"{self.final}: exists and is not a directory")
+
+    def _release(self) -> None:
+        self._lock.release()
+        _claims.discard(self._lock)
 
     def commit(self) -> None:
         old = None
         with final_step():   # not after Ctrl-C/SIGTERM, and not cut in half by one
-            if self.final.exists():
+            self._check_final()   # made meanwhile by something that takes no claim
+            if self.overwrite and os.path.lexists(self.final):
                 old = Path(tempfile.mkdtemp(prefix=self.final.name + ".old-", dir=self.final.parent))
                 os.rmdir(old)
                 os.rename(self.final, old)
-            os.rename(self.tmp, self.final)
+            try:
+                rename_noreplace(self.tmp, self.final)
+            except FileExistsError:
+                raise OutputError(f"{self.final}: output directory appeared during the run "
+                                  "(use --overwrite to replace it)") from None
             _unfinished.discard(self.tmp)
+            self._release()
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -378,3 +377,4 @@ class OutputDir:
         (SIGTERM right after the start left DIR.tmp-XXXX/valence_bag behind in 2 of
         100 runs on a loaded machine)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self._release()

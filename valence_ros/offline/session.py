@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line
+from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable
 from valence_ros.offline.threads import start_helper
 
 
@@ -264,7 +264,8 @@ def _run_csv(args, params, model, path, out_dir, storage, summary, tap=None):
 def _report(args, params, summary, pipelines, sink, out_dir, is_csv, storage):
     """Per-face summaries and plots into out_dir.tmp; fills `summary`.
     Returns (face summaries, several topics?, seconds spent)."""
-    from valence_ros.offline.report import plot_face, plot_filename
+    from valence_ros.offline.face_plot import plot_face
+    from valence_ros.offline.report import plot_filename
     t_plots = time.monotonic()
     faces = sorted(sink.stats.values(), key=lambda s: (s.topic, s.face_id))
     face_summaries = [s.summary() for s in faces]
@@ -323,8 +324,8 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
     resolved_in = path.resolve()
     summary: dict = {
         "tool": PROG,
-        "input": {"path": str(resolved_in)},
-        "params_file": str(Path(args.params_file).resolve()) if args.params_file else None,
+        "input": {"path": printable(resolved_in)},
+        "params_file": printable(Path(args.params_file).resolve()) if args.params_file else None,
         "parameters": params,
         "notes": [],
     }

@@ -13,6 +13,11 @@ session order, whatever order the workers finish in, and writes:
     frames.parquet  every published frame, long format, in row groups
     study.json      inputs with status, parameters, totals
 
+With a design (--design, --design-from-path; offline.design) its columns are
+joined into the three tables after "session"; with a design or events,
+offline.study_analysis then adds conditions.csv, timecourse.csv, events.csv,
+event_locked.csv and figures/ from frames.parquet (docs/studies.md).
+
 An input that fails is one line in study.json and the printed table; the
 others complete; the exit code is then EXIT_SOME_FAILED. DIR appears
 atomically, like a single-input output directory.
@@ -27,10 +32,10 @@ import sys
 import time
 from pathlib import Path
 
-from valence_ros.offline.errors import PROG, AnalyzeError
+from valence_ros.offline.errors import PROG, AnalyzeError, printable
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
 
-__all__ = ["run_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
+__all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
 
 EXIT_SOME_FAILED = 3
 DEFAULT_STUDY_OUT = "valence_study"
@@ -64,46 +69,59 @@ def _bar(total: int, quiet: bool):
 class _Merger:
     """Takes results in any order; writes each session's rows as soon as all before it are in."""
 
-    def __init__(self, tmp: Path, tasks: list[dict]):
-        from valence_ros.offline.study_tables import EPISODE_COLUMNS, FramesParquet, csv_bytes
+    def __init__(self, tmp: Path, tasks: list[dict], design=None):
+        from valence_ros.offline.study_tables import EPISODE_COLUMNS, FramesParquet, csv_bytes, with_design
         self._csv = csv_bytes
         self.tasks = tasks
+        self.design = design   # offline.design.Design: its columns joined after "session"
+        columns = design.columns if design is not None else ()
         self.results: dict[int, dict] = {}
         self.next = 0
         self.face_rows: list[list] = []
-        self.parquet = FramesParquet(tmp / "frames.parquet")
+        self.parquet = FramesParquet(tmp / "frames.parquet", design_columns=columns)
         self.episodes = open(tmp / "episodes.csv", "wb")
-        self.episodes.write(csv_bytes([], EPISODE_COLUMNS))
+        self.episodes.write(csv_bytes([], with_design(EPISODE_COLUMNS, columns)))
+
+    def _joined(self, rows: list, session: str) -> list:
+        if self.design is None:
+            return rows
+        cells = list(self.design.row(session))
+        return [[row[0], *cells, *row[1:]] for row in rows]
 
     def add(self, result: dict) -> None:
         from valence_ros.offline.frames_spill import read_ordered
+        from valence_ros.offline.output_lock import lock_path
         self.results[result["index"]] = result
         while self.next in self.results:
             r, spill = self.results[self.next], Path(self.tasks[self.next]["spill"])
             if r["status"] == "ok":
-                self.face_rows += r.pop("faces")
-                self.episodes.write(self._csv(r.pop("episodes")))
+                design = self.design.row(r["session"]) if self.design is not None else ()
+                self.face_rows += self._joined(r.pop("faces"), r["session"])
+                self.episodes.write(self._csv(self._joined(r.pop("episodes"), r["session"])))
                 for session, face, frames in read_ordered(spill, r.pop("spill_index")):
-                    self.parquet.add(session, face, frames)
-            else:   # what a worker that died left behind
+                    self.parquet.add(session, face, frames, design)
+            else:   # what a worker that died left behind (finished, if it died sending its result)
                 out = Path(self.tasks[self.next]["out"])
+                shutil.rmtree(out, ignore_errors=True)
+                lock_path(out).unlink(missing_ok=True)
                 for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
                     shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
             self.next += 1
 
     def close(self, tmp: Path) -> None:
-        from valence_ros.offline.study_tables import SESSION_COLUMNS
+        from valence_ros.offline.study_tables import SESSION_COLUMNS, with_design
         self.parquet.close()
         self.episodes.close()
-        (tmp / "sessions.csv").write_bytes(self._csv(self.face_rows, SESSION_COLUMNS))
+        columns = self.design.columns if self.design is not None else ()
+        (tmp / "sessions.csv").write_bytes(self._csv(self.face_rows, with_design(SESSION_COLUMNS, columns)))
 
     def abort(self) -> None:
         self.episodes.close()
 
 
 def _input_entry(r: dict, task: dict) -> dict:
-    entry = {"session": r["session"], "path": r["path"], "format": "csv" if task["is_csv"] else "bag",
+    entry = {"session": r["session"], "path": printable(r["path"]), "format": "csv" if task["is_csv"] else "bag",
              "status": r["status"]}
     if r["status"] == "ok":
         entry.update(output=output_dir_name(r["session"]), sessions=r["sessions"], frames_read=r["frames_read"],
@@ -127,36 +145,40 @@ def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
             print(f"{e['session']:<{width}}  FAILED  {e['error']}")
     print(f"{totals['ok']} of {totals['inputs']} inputs analysed ({totals['failed']} failed), "
           f"{totals['frames_read']} frames read, {totals['frames_published']} published; "
-          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {out}")
+          f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {printable(out)}")
 
 
-def run_study(args, params: dict) -> int:
-    """The study mode of valence_analyze (args: its parsed command line)."""
+def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Path:
+    """A study (options: api.StudyOptions) into `out` (default ./valence_study); returns `out`.
+    Inputs that fail are recorded in study.json; the caller decides the exit code."""
     started = time.monotonic()
+    from valence_ros.offline.design import load_design
     from valence_ros.offline.report import OutputDir, OutputError
     from valence_ros.offline.study_pool import WorkerPool
 
-    jobs = args.jobs if args.jobs is not None else default_jobs()
+    jobs = options.jobs if options.jobs is not None else default_jobs()
     if jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
-    inputs = collect_inputs([Path(p) for p in args.input])
-    out = Path(args.out) if args.out else Path.cwd() / DEFAULT_STUDY_OUT
-    _check_out(out, inputs, args.overwrite)
+    inputs = collect_inputs(inputs)
+    design = load_design(inputs, options.design, options.design_from_path, options.allow_missing_design)
+    events = _load_events(options, inputs)
+    analysis = _analysis(options, params, design, events)   # checks --by before the long part
+    out = out if out is not None else Path.cwd() / DEFAULT_STUDY_OUT
+    _check_out(out, inputs, options.overwrite)
     try:
-        out_dir = OutputDir(out, overwrite=args.overwrite)
+        out_dir = OutputDir(out, overwrite=options.overwrite)
     except OutputError as error:
         raise AnalyzeError(str(error)) from None
     tmp = out_dir.tmp
-    options = {"topic": args.topic, "params_file": args.params_file, "node": args.node,
-               "storage": args.storage, "no_plots": args.no_plots, "batch_size": args.batch_size}
+    worker_options = options.worker_options()
     tasks = [{"index": i, "session": item.session, "path": str(item.path), "is_csv": item.is_csv,
               "out": str(tmp / output_dir_name(item.session)), "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
-              "options": options, "params": params} for i, item in enumerate(inputs)]
+              "options": worker_options, "params": params} for i, item in enumerate(inputs)]
     merger = None
-    bar = _bar(len(tasks), args.quiet)
+    bar = _bar(len(tasks), options.quiet)
     try:
         (tmp / _SPILL_DIR).mkdir()
-        merger = _Merger(tmp, tasks)
+        merger = _Merger(tmp, tasks, design)
         frames = 0
 
         def on_progress(index, n):
@@ -170,6 +192,7 @@ def run_study(args, params: dict) -> int:
         merger.close(tmp)
         shutil.rmtree(tmp / _SPILL_DIR)
         entries = [_input_entry(merger.results[i], tasks[i]) for i in range(len(tasks))]
+        extra = _write_analysis(analysis, tmp, merger, options) if analysis is not None else {}
         failed = sum(e["status"] != "ok" for e in entries)
         wall = time.monotonic() - started
         read = sum(e.get("frames_read", 0) for e in entries)
@@ -177,10 +200,13 @@ def run_study(args, params: dict) -> int:
                   "frames_read": read, "frames_published": merger.parquet.rows,
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
         study = {"tool": PROG, "inputs": entries,
-                 "params_file": str(Path(args.params_file).resolve()) if args.params_file else None,
+                 "params_file": printable(Path(options.params_file).resolve()) if options.params_file else None,
                  "parameters": params, "totals": totals,
                  "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
                              "per_input": "<session>_valence/ (as valence_analyze INPUT writes it)"}}
+        if analysis is not None:
+            study.update(_analysis_info(options, design, events, analysis))
+            study["outputs"].update(extra)
         (tmp / "study.json").write_text(json.dumps(study, indent=2, allow_nan=False) + "\n")
         bar.close()
         out_dir.commit()
@@ -190,10 +216,66 @@ def run_study(args, params: dict) -> int:
             merger.abort()
         out_dir.abort()
         raise
-    if not args.quiet:
-        _print_table(entries, totals, out)
+    return out
+
+
+def _load_events(options, inputs):
+    if options.events is None:
+        return None
+    from valence_ros.offline.events import load_events
+    return load_events(options.events, [item.session for item in inputs])
+
+
+def _analysis(options, params: dict, design, events):
+    """The post-merge analysis (offline.study_analysis), or None without design and events."""
+    if design is None and events is None:
+        return None
+    from valence_ros.offline.study_analysis import AnalysisSettings, StudyAnalysis
+    settings = AnalysisSettings(baseline_s=options.baseline_s, window_s=options.window_s, grid_s=options.grid_s,
+                                gap_ns=int(round(float(params["face_timeout"]) * 1e9)), by=options.by)
+    return StudyAnalysis(settings, design, events)
+
+
+def _write_analysis(analysis, tmp: Path, merger: _Merger, options) -> dict:
+    from valence_ros.offline.study_analysis import iter_sessions
+    started = time.monotonic()
+    input_of = {s: r["session"] for r in merger.results.values() if r["status"] == "ok" for s in r["sessions"]}
+    for session in iter_sessions(tmp / "frames.parquet", input_of):
+        analysis.add(session)
+    written = analysis.write(tmp, plots=not options.no_plots)
+    analysis.seconds = time.monotonic() - started
+    return written
+
+
+def _analysis_info(options, design, events, analysis) -> dict:
+    info = {"analysis": {"unit": "session (every face's published frames pooled)",
+                         "grid_s": options.grid_s, "notes": analysis.notes,
+                         "seconds": round(analysis.seconds, 3)}}
+    if design is not None:
+        info["design"] = {"file": printable(Path(options.design).resolve()) if options.design else None,
+                          "from_path": options.design_from_path, "columns": list(design.columns),
+                          "factors": list(analysis.factors), "sessions_without_design": list(design.missing)}
+    if events is not None:
+        info["events"] = {"file": printable(Path(options.events).resolve()), "count": len(events),
+                          "baseline_s": options.baseline_s, "window_s": options.window_s}
+    return info
+
+
+def print_study(study: dict, out: Path, quiet: bool) -> None:
+    """The printed table (or, with quiet, only the failures, on stderr)."""
+    entries = study["inputs"]
+    for note in study.get("analysis", {}).get("notes", ()):
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    if not quiet:
+        _print_table(entries, study["totals"], out)
+        made = {k: v for k, v in study["outputs"].items()
+                if k in ("conditions", "timecourse", "events", "event_locked")}
+        if made:
+            figures = len(study["outputs"].get("figures", ()))
+            factors = ", ".join(study.get("design", {}).get("factors", ())) or "none"
+            print(f"design factors: {factors}; wrote {', '.join(made.values())}"
+                  + (f" and {figures} figure files in figures/" if figures else ""))
     else:
         for e in entries:   # a failure is always reported, -q or not
             if e["status"] != "ok":
                 print(f"{PROG}: {e['session']}: FAILED: {e['error']}", file=sys.stderr)
-    return EXIT_SOME_FAILED if failed else 0

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from valence_ros.offline.errors import AnalyzeError
+from valence_ros.offline.errors import AnalyzeError, printable
 
 __all__ = ["StudyInput", "collect_inputs", "is_folder_of_inputs", "output_dir_name"]
 
@@ -88,7 +88,9 @@ def _stem(path: Path) -> str:
 def name_sessions(paths: list[Path]) -> list[str]:
     """Session name = the input's file or directory name without its suffix; inputs
     sharing one get their path relative to the inputs' common folder instead
-    (without, then with the suffix), '/'-separated."""
+    (without, then with the suffix), '/'-separated. Names are text (errors.printable:
+    a file name's non-UTF-8 bytes as \\xNN); names that are still equal - only text
+    that equals another name's escapes can be - get ~2, ~3, ... in path order."""
     root = Path(os.path.commonpath([str(p.parent) for p in paths]))
     names = [_stem(p) for p in paths]
     for keep_suffix in (False, True):
@@ -99,6 +101,17 @@ def name_sessions(paths: list[Path]) -> list[str]:
             if n in clash:
                 rel = p.relative_to(root)
                 names[i] = rel.as_posix() if keep_suffix else (rel.parent / _stem(rel)).as_posix()
+    names = [printable(n) for n in names]
+    taken = set(names)
+    seen: set[str] = set()
+    for i in sorted(range(len(paths)), key=lambda i: os.fsencode(paths[i])):
+        if names[i] in seen:
+            k = 2
+            while f"{names[i]}~{k}" in taken:
+                k += 1
+            names[i] = f"{names[i]}~{k}"
+            taken.add(names[i])
+        seen.add(names[i])
     return names
 
 

@@ -1,7 +1,8 @@
 """The study's tables: sessions.csv and episodes.csv (deterministic text), frames.parquet.
 
 Numbers are formatted one way whatever computed them (9 decimals, integers
-as integers, an empty cell for "none"), and rows come in (session, face_id,
+as integers, an empty cell for "none"), text cells follow the one CSV cell
+policy (offline.csv_cells: quoted, formulas neutralised), and rows come in (session, face_id,
 stamp) order, so the same inputs and parameters give the same bytes
 whatever the number of jobs. frames.parquet is written with pyarrow's
 ParquetWriter in row groups of at most ROW_GROUP_ROWS rows: memory holds
@@ -9,8 +10,6 @@ one row group, not the study.
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
+from valence_ros.offline.csv_cells import csv_bytes
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
-           "episode_row", "csv_bytes", "FramesParquet"]
+           "episode_row", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
+           "number_cell"]
 
 SESSION_COLUMNS = (
     "session", "face_id", "frames", "duration_s", "valence_mean", "valence_min", "valence_max",
@@ -44,6 +45,11 @@ def _num(value) -> str:
     return "" if value is None else f"{value:.9f}"
 
 
+def number_cell(value) -> str:
+    """A number as every study table writes it (9 decimals; None: an empty cell)."""
+    return _num(value)
+
+
 def session_row(session: str, face: dict, episodes) -> list:
     """sessions.csv row: `face` is the input's summary.json face entry, `episodes` its FaceEpisodes."""
     share = face["state_share"]
@@ -59,32 +65,40 @@ def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int)
     return [session, face, state, start_ns, end_ns, _num((end_ns - start_ns) * 1e-9)]
 
 
-def csv_bytes(rows, header=None) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header is not None:
-        writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
+def with_design(columns, design) -> tuple:
+    """A table's columns with a study design's columns (offline.design) after "session"."""
+    return (columns[0], *design, *columns[1:])
+
+
+def frames_schema(design_columns=()) -> pa.Schema:
+    """FRAMES_SCHEMA with a study design's columns (offline.design) after "session"."""
+    schema = FRAMES_SCHEMA
+    for i, name in enumerate(design_columns):
+        schema = schema.insert(1 + i, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+    return schema
 
 
 class FramesParquet:
-    """frames.parquet: add() (session, face, frames) in table order; close() at the end."""
+    """frames.parquet: add() (session, face, frames[, design cells]) in table order; close() at the end."""
 
-    def __init__(self, path: Path, row_group_rows: int = ROW_GROUP_ROWS):
-        self._writer = pq.ParquetWriter(str(path), FRAMES_SCHEMA, compression="zstd")
+    def __init__(self, path: Path, row_group_rows: int = ROW_GROUP_ROWS, design_columns=()):
+        self._schema = frames_schema(design_columns)
+        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.row_group_rows = row_group_rows
         self.rows = 0
 
-    def add(self, session: str, face: str, frames: pa.RecordBatch) -> None:
+    def add(self, session: str, face: str, frames: pa.RecordBatch, design=()) -> None:
         n = frames.num_rows
         zeros = pa.array(np.zeros(n, dtype=np.int32))
+
+        def constant(text):
+            return pa.DictionaryArray.from_arrays(zeros, pa.array([text], pa.string()))
+
         self._pending.append(pa.record_batch(
-            [pa.DictionaryArray.from_arrays(zeros, pa.array([session], pa.string())),
-             pa.DictionaryArray.from_arrays(zeros, pa.array([face], pa.string())),
-             *frames.columns], schema=FRAMES_SCHEMA))
+            [constant(session), *(constant(v) for v in design), constant(face), *frames.columns],
+            schema=self._schema))
         self._pending_rows += n
         if self._pending_rows >= self.row_group_rows:
             self.flush()
@@ -92,7 +106,7 @@ class FramesParquet:
     def flush(self) -> None:
         """Write what is pending (the frames handed to add() may be released after this)."""
         if self._pending:
-            table = pa.Table.from_batches(self._pending, schema=FRAMES_SCHEMA)
+            table = pa.Table.from_batches(self._pending, schema=self._schema)
             self._writer.write_table(table, row_group_size=self.row_group_rows)
             self.rows += self._pending_rows
             self._pending, self._pending_rows = [], 0

@@ -11,14 +11,13 @@ line, never an exception.
 """
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 from pathlib import Path
 
 from valence_ros.core.input_files import InputFileError, check_input_path
 from valence_ros.offline.episodes import EpisodeBuilder
-from valence_ros.offline.errors import AnalyzeError, one_line
+from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.frames_spill import SpillWriter
 from valence_ros.offline.pipeline import row_groups
 from valence_ros.offline.study_tables import episode_row, session_row
@@ -109,8 +108,8 @@ class _Progress:
 def _failure(error: BaseException) -> str:
     from valence_ros.offline.bag_reader import BagError
     if isinstance(error, (AnalyzeError, BagError)):
-        return str(error)
-    return f"internal error: {type(error).__name__}: {one_line(error)}"
+        return printable(error)
+    return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
 
 
 def run_input(task: dict, report_progress) -> dict:
@@ -120,15 +119,17 @@ def run_input(task: dict, report_progress) -> dict:
     result = {"index": task["index"], "session": task["session"], "path": task["path"]}
     tap = StudyTap(task["session"], Path(task["spill"]))
     path = Path(task["path"])
-    args = argparse.Namespace(**task["options"], overwrite=False, quiet=True)
+    from valence_ros.offline.api import AnalysisOptions
+    options = dict(task["options"], overwrite=False, quiet=True)
     if task["is_csv"]:
-        args.topic = None    # --topic applies to the study's bags
+        options["topic"] = None    # --topic applies to the study's bags
+    options = AnalysisOptions(**options)
     try:
         try:   # as a single-input run checks it: FIFOs and devices are refused unopened
             check_input_path(path, "input")
         except InputFileError as error:
             raise AnalyzeError(str(error)) from None
-        summary = analyze_input(args, task["params"], path, Path(task["out"]), task["is_csv"],
+        summary = analyze_input(options, task["params"], path, Path(task["out"]), task["is_csv"],
                                 tap=tap, progress=_Progress(report_progress))
     except Exception as error:   # one bad input must not sink the study
         tap.abort()

