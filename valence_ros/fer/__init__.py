@@ -19,7 +19,7 @@ this subpackage (import contract in setup.cfg), and only by the modules that
 need them: importing valence_ros.fer, .dependencies, .boxes, .image_decoding or
 .face_tracking imports neither (decode_image of yuv422 and decode_compressed
 import cv2 when called). valence_node, valence_analyze and the behaviours never
-import OpenCV or LiteRT (test/fer/test_dependency_isolation.py). Call
+import OpenCV or LiteRT (test/fer/test_dependencies.py). Call
 check_fer_dependencies() before importing face_detection, crop_preprocessing's
 functions, classifier or pipeline, so a machine without the optional group gets
 one line naming what is missing and how to install it, not a traceback.

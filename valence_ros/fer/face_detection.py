@@ -44,7 +44,7 @@ def _load_cascade(path: Path) -> cv2.CascadeClassifier:
     try:
         storage = cv2.FileStorage(text, cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
         loaded = storage.isOpened() and cascade.read(storage.getFirstTopLevelNode())
-    except cv2.error:
+    except (cv2.error, SystemError):   # cv2's FileStorage constructor reports bad XML as SystemError
         loaded = False
     if not loaded or cascade.empty():
         raise FaceDetectorError(f"{path}: not an OpenCV cascade classifier file")

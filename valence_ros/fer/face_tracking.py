@@ -24,9 +24,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
-
-from valence_ros.fer.boxes import Box
+from valence_ros.fer.boxes import Box, iou
 
 __all__ = ["FaceTracker", "ID_PREFIX"]
 
@@ -39,18 +37,6 @@ class _Track:
     def __init__(self, box: Box, last_seen: float):
         self.box = box
         self.last_seen = last_seen
-
-
-def _iou_matrix(boxes: Sequence[Box], tracks: Sequence[Box]) -> np.ndarray:
-    a = np.array([tuple(b) for b in boxes], dtype=np.float64).reshape(-1, 4)
-    b = np.array([tuple(t) for t in tracks], dtype=np.float64).reshape(-1, 4)
-    ix = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(a[:, None, 0],
-                                                                                             b[None, :, 0])
-    iy = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(a[:, None, 1],
-                                                                                             b[None, :, 1])
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-    union = (a[:, None, 2] * a[:, None, 3]) + (b[None, :, 2] * b[None, :, 3]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 class FaceTracker:
@@ -98,11 +84,13 @@ class FaceTracker:
         ids: list[str | None] = [None] * len(boxes)
         track_ids = list(self._tracks)
         if boxes and track_ids:
-            overlap = _iou_matrix(boxes, [self._tracks[f].box for f in track_ids])
+            # a few boxes x a few dozen tracks: plain Python is as fast as numpy here and allocates nothing lasting
+            pairs = sorted(((iou(box, self._tracks[face_id].box), row, col)
+                            for row, box in enumerate(boxes) for col, face_id in enumerate(track_ids)),
+                           key=lambda pair: (-pair[0], pair[1], pair[2]))
             used_tracks = set()
-            for flat in np.argsort(-overlap, axis=None, kind="stable"):
-                row, col = divmod(int(flat), len(track_ids))
-                if overlap[row, col] < self.match_iou:
+            for overlap, row, col in pairs:
+                if overlap < self.match_iou:
                     break
                 if ids[row] is None and col not in used_tracks:
                     ids[row] = track_ids[col]
