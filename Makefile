@@ -179,8 +179,9 @@ test: setup lint test-fixtures
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
 	  exit $$rc
 
+# DEMO=faces: real face photographs through valence_fer_node (valence_ros/demo/faces.py)
 run: setup
-	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/valence_demo" $(DEMO_ARGS)
+	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/$(if $(filter faces,$(DEMO)),valence_faces_demo,valence_demo)" $(DEMO_ARGS)
 
 # Issue 11: the live node's long runs (README "Reliability" quotes the [soak]
 # lines of log/soak.log): 12,000 fuzz messages, 60 s at 1 kHz, 10,000 face ids,
