@@ -79,16 +79,14 @@ class _LiteRT:
         self.input_shape = tuple(int(v) for v in inputs[0]["shape"])
         self.output_size = int(np.prod(outputs[0]["shape"][1:]))
         self._input, self._output = inputs[0]["index"], outputs[0]["index"]
-        self._one = np.zeros((1,) + self.input_shape[1:], dtype=np.float32)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         out = np.empty((batch.shape[0], self.output_size), dtype=np.float32)
-        interpreter, one = self._interpreter, self._one
+        interpreter, input_index, output_index = self._interpreter, self._input, self._output
         for row in range(batch.shape[0]):
-            one[0] = batch[row]
-            interpreter.set_tensor(self._input, one)
+            interpreter.set_tensor(input_index, batch[row:row + 1])   # copies into the interpreter's buffer
             interpreter.invoke()
-            out[row] = interpreter.get_tensor(self._output).reshape(-1)
+            out[row] = interpreter.get_tensor(output_index).reshape(-1)
         return out
 
 
@@ -189,7 +187,7 @@ class ExpressionClassifier:
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed crops (n, *input) float32 -> (n, len(labels)) float32 rows summing to 1."""
-        batch = np.asarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[1:] != self._expected:
             raise ValueError(f"classify() takes a (n, {', '.join(map(str, self._expected))}) batch, "
                              f"not {batch.shape}")
@@ -200,7 +198,7 @@ class ExpressionClassifier:
             raise NonFiniteOutput(f"the model output NaN/inf for {int((~np.isfinite(raw).all(axis=1)).sum())} "
                                   f"of {batch.shape[0]} crops")
         if self.outputs_probabilities:
-            probabilities = np.maximum(raw, 0.0, dtype=np.float32)
+            probabilities = np.maximum(raw, 0.0, out=raw)   # `raw` is ours: normalise in place
         else:
             probabilities = _softmax(raw)
         sums = probabilities.sum(axis=1, keepdims=True, dtype=np.float32)
