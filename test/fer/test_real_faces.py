@@ -18,6 +18,7 @@ import pytest
 from valence_ros.core.labels import resolve_labels
 from valence_ros.core.preprocessing import to_canonical
 from valence_ros.core.valence_state import NEUTRAL, POSITIVE, StateThresholds, classify
+from valence_ros.fer.boxes import Box, iou
 from valence_ros.fer.classifier import FER_LABELS, ExpressionClassifier, NonFiniteOutput
 from valence_ros.fer.crop_preprocessing import crop_face, preprocess
 from valence_ros.fer.face_detection import FaceDetector
@@ -156,3 +157,49 @@ def test_ros4hri_crop_mode(classifier, valence_of):
 def test_no_face_no_output(classifier):
     result = pipeline(classifier).process(np.full((480, 640, 3), 90, np.uint8), 0.0)
     assert result.faces == [] and result.faces_detected == 0 and result.classify_s >= 0
+
+
+def test_detection_schedule_full_scans_and_neighbourhoods(classifier):
+    """Full scans every full_detection_period-th frame (and with nothing tracked); between them
+    only around tracked faces, which still follow the faces; a newcomer waits for the next scan."""
+    fer = FerPipeline(FaceDetector(min_face_size=48, detection_scale=0.5, max_faces=4),
+                      FaceTracker(match_iou=0.3, lost_timeout_s=1.0, max_faces_tracked=16), classifier,
+                      full_detection_period=3)
+    one = compose_frame(["astronaut", "grace_hopper"])
+    pattern, ids = [], set()
+    for step in range(7):
+        result = fer.process(np.roll(one, 3 * step, axis=1), step / 30)
+        pattern.append(result.full_detection)
+        ids |= {face.face_id for face in result.faces}
+        assert len(result.faces) == 2, step        # the neighbourhood search follows the moving faces
+    assert pattern == [True, False, False, True, False, False, True]
+    assert ids == {"face_1", "face_2"}
+    # a third and fourth person step in on a frame between scans: found by the next full scan
+    four = compose_frame(["astronaut", "grace_hopper", "grace_hopper", "astronaut"])
+    counts = [len(fer.process(four, (7 + k) / 30).faces) for k in range(3)]
+    assert counts[-1] == 4 and counts[0] < 4
+    # everyone gone longer than lost_timeout_s: nothing is tracked any more -> a full scan at once
+    empty = np.full_like(one, 120)
+    assert fer.process(empty, 9 / 30).full_detection is False   # faces still remembered: neighbourhoods
+    assert fer.process(empty, 5.0).full_detection is True
+    # period 1 = always full
+    always = FerPipeline(fer.detector, FaceTracker(), classifier, full_detection_period=1)
+    assert all(always.process(one, k / 30).full_detection for k in range(3))
+    with pytest.raises(ValueError):
+        FerPipeline(fer.detector, FaceTracker(), classifier, full_detection_period=0)
+
+
+def test_detect_near_finds_the_faces_around_known_boxes():
+    detector = FaceDetector(min_face_size=48, detection_scale=0.5, max_faces=4)
+    frame = compose_frame(["astronaut", "grace_hopper", "grace_hopper", "astronaut"])
+    import cv2
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    full = detector.detect(gray)
+    assert len(full) == 4
+    near = detector.detect_near(gray, full)
+    assert len(near) == 4
+    for box in full:   # every face found again, at about the same place
+        assert max(iou(box, other) for other in near) > 0.6
+    assert detector.detect_near(gray, []) == []
+    # far from any face: nothing
+    assert detector.detect_near(gray, [Box(300, 200, 60, 60)]) == []

