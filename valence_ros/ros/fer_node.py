@@ -169,7 +169,8 @@ class FerNode(Node):
             values["track_match_iou"], values["track_lost_timeout"], 4 * values["max_faces"])
         detector = face_detection.FaceDetector(
             values["min_face_size"], values["detection_scale"], values["max_faces"])
-        self._pipeline = pipeline.FerPipeline(detector, self._tracker, self._classifier)
+        self._pipeline = pipeline.FerPipeline(detector, self._tracker, self._classifier,
+                                              values["full_detection_period"])
 
         self._publisher = self.create_publisher(EmotionProbabilities, "emotion_probabilities",
                                                 OUTPUT_QOS)

@@ -73,6 +73,10 @@ FER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("detection_scale", 0.5,
               "Faces are detected on the image scaled by this factor (classified on the full image).",
               0.05, 1.0),
+    ParamSpec("full_detection_period", 5,
+              "A full-image face detection every this many images (and whenever no face is "
+              "tracked); in between only around the tracked faces. 1 = full detection always.",
+              1, 1000),
     ParamSpec("track_match_iou", 0.3,
               "A detection keeps a tracked face's face_id when their boxes overlap by at least "
               "this intersection over union.", 0.01, 1.0),
