@@ -59,7 +59,6 @@ from valence_ros.ros.node_parameters import StartupError
 NODE_NAME = "valence_fer_node"
 
 
-
 def image_qos(reliability: str) -> QoSProfile:
     """Images: newest only (keep-last 1), with the image_qos_reliability parameter's
     reliability. Best effort matches every camera but loses a large frame with any of its
@@ -68,6 +67,7 @@ def image_qos(reliability: str) -> QoSProfile:
                       reliability=(ReliabilityPolicy.RELIABLE if reliability == "reliable"
                                    else ReliabilityPolicy.BEST_EFFORT),
                       durability=DurabilityPolicy.VOLATILE)
+
 
 # Frames the node publishes itself (video mode, publish_image): reliable matches reliable
 # and best-effort subscribers; depth 1, so a slow one never holds frames back.
