@@ -360,6 +360,33 @@ def test_video_source_that_is_no_regular_file_is_one_line(node_process, tmp_path
     assert "parameter 'video_source'" in line and "a directory" in line
 
 
+def test_camera_index_given_as_an_integer_is_a_camera(node_process):
+    """`-p video_source:=0` (an integer for rcl) is the camera index "0"; this machine has
+    no camera, so it is the one-line error of a camera OpenCV cannot open."""
+    line = _one_line(start_fer(node_process, {"input_mode": "video", "video_source": 0}))
+    assert line == ("valence_fer_node: parameter 'video_source' = '0' is invalid: OpenCV cannot "
+                    "open it as a camera")
+
+
+def test_fer_node_runs_with_the_launch_command_line(ros_client, node_process):
+    """The argv launch_ros builds for fer:=image namespace:=<ns>: the installed params
+    file's /**/valence_fer_node section in effect, input_mode from the launch argument,
+    topics under the namespace."""
+    from conftest import installed_share_dir
+    import yaml
+    params_file = installed_share_dir() / "config" / "valence.yaml"
+    fer = start_fer(node_process, {"input_mode": "image"}, namespace="/launch_fer",
+                    remaps=["__node:=valence_fer_node", "emotion_probabilities:=emotion_probabilities"])
+    expected = yaml.safe_load(params_file.read_text())["/**/valence_fer_node"]["ros__parameters"]
+    names = sorted(expected)
+    actual = dict(zip(names, ros_client.get_parameters("/launch_fer/valence_fer_node", names)))
+    assert {k: (list(v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else v)
+            for k, v in actual.items()} == expected
+    ros_client.wait_for(lambda: ros_client.node.count_subscribers("/launch_fer/image") == 1 and
+                        ros_client.node.count_publishers("/launch_fer/emotion_probabilities") == 1,
+                        what="the FER node's topics under /launch_fer", process=fer)
+
+
 def test_missing_optional_dependencies_are_one_line(node_process, tmp_path):
     """OpenCV and LiteRT made unimportable (a module that raises ImportError, as a missing
     package does, placed first on PYTHONPATH): one line naming both and the install."""

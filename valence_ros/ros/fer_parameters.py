@@ -164,6 +164,10 @@ def declare_fer_parameters(node) -> dict[str, Any]:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except (InvalidParameterTypeException, InvalidParameterValueException):
             given = given_value(node, spec.name)
+            if spec.name == "video_source" and isinstance(given, int) and not isinstance(given, bool):
+                # `-p video_source:=0` reaches rcl as an integer: the camera index "0"
+                node.declare_parameter(spec.name, str(given), descriptor, ignore_override=True)
+                continue
             try:
                 check_fer_parameter(spec.name, given)
             except ParameterError as error:

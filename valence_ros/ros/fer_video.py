@@ -59,7 +59,15 @@ class VideoReader:
             except InputFileError as error:
                 raise ValueError(f"parameter 'video_source' = {source!r} is invalid; allowed: a "
                                  f"video file, a camera index or /dev/videoN ({error})") from None
-        self._capture = cv2.VideoCapture(index if index is not None else source)
+        # OpenCV's backends print their own warnings on stderr while probing a source; the
+        # node says what failed in one line instead (errors still get through).
+        logging = cv2.utils.logging
+        level = logging.getLogLevel()
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        try:
+            self._capture = cv2.VideoCapture(index if index is not None else source)
+        finally:
+            logging.setLogLevel(level)
         if not self._capture.isOpened():
             raise ValueError(f"parameter 'video_source' = {source!r} is invalid: OpenCV cannot "
                              f"open it as a {'camera' if self.is_camera else 'video file'}")
