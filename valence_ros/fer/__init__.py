@@ -13,12 +13,13 @@ LiteRT (ai-edge-litert). docs/fer-model.md describes the model and the pipeline.
     classifier         ExpressionClassifier: .tflite (LiteRT) or .onnx (onnxruntime)
     face_tracking      FaceTracker: IoU matching, ids face_1, face_2, ..., bounded
     pipeline           FerPipeline: detect -> track -> crop -> classify, per-stage times
+    sample_faces       real face photographs shipped in registry packages (tests, bench, demo)
 
 OpenCV (cv2), LiteRT (ai_edge_litert) and onnxruntime are imported only inside
 this subpackage (import contract in setup.cfg), and only by the modules that
 need them: importing valence_ros.fer, .dependencies, .boxes, .image_decoding or
 .face_tracking imports neither (decode_image of yuv422 and decode_compressed
-import cv2 when called). valence_node, valence_analyze and the behaviours never
+import cv2 when called; decode_compressed also Pillow, for the header). valence_node, valence_analyze and the behaviours never
 import OpenCV or LiteRT (test/fer/test_dependencies.py). Call
 check_fer_dependencies() before importing face_detection, crop_preprocessing's
 functions, classifier or pipeline, so a machine without the optional group gets
@@ -42,7 +43,7 @@ API notes for the ROS layer (additions to the agreed API, nothing renamed):
     .forget_all().
   * FerPipeline(detector, tracker, classifier, full_detection_period=5): a full-image
     face scan every 5th frame, in between only around the tracked faces
-    (FaceDetector.detect_near): 640x480 with 4 faces from ~8 to >25 frames/s on one
-    core. FerResult.full_detection says which. A parameter for the node if wanted
-    (1 = scan every frame, as fer does).
+    (FaceDetector.detect_near): 640x480 with 4 faces from ~22 to ~43 frames/s of one
+    core's CPU time (bench/bench_fer.py). FerResult.full_detection says which. A
+    parameter for the node if wanted (1 = scan every frame, as fer does).
 """

@@ -90,7 +90,7 @@ class FerPipeline:
         self._last_stamp = stamp_s
         tracked = self.tracker.update(boxes, stamp_s)
         t1 = time.perf_counter()
-        result = FerResult(faces_detected=len(tracked), full_detection=full, detect_s=t1 - t0)
+        result = FerResult(faces_detected=len(boxes), full_detection=full, detect_s=t1 - t0)
         if tracked:
             source = gray if self._spec.color == "gray" else image
             batch = preprocess([crop_face(source, box, self._spec) for _, box in tracked], self._spec)
