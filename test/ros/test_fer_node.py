@@ -314,6 +314,41 @@ def test_hostile_images_are_counted_rejects(ros_client, node_process, frames):
         ros_client.destroy(entity)
 
 
+def test_a_burst_is_dropped_not_queued_and_the_newest_image_wins(ros_client, node_process, frames):
+    """40 four-face images back to back (far faster than the node classifies them): the
+    node drops instead of queueing (processed << sent; what it received and did not
+    classify is images_dropped) and the last image sent is among those classified (the
+    newest always wins)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from valence_ros.fer.sample_faces import compose_frame
+    fer = start_fer(node_process, {"input_mode": "image", "diagnostics_period": 0.2})
+    diagnostics = ros_client.collect("/diagnostics", DiagnosticArray)
+    probabilities = ros_client.collect("/emotion_probabilities", ros_client.msg.EmotionProbabilities)
+    publisher = ros_client.publisher("/image", Image)
+    ros_client.wait_matched(publisher, process=fer)
+    ros_client.wait_matched(probabilities, process=fer)
+    four = compose_frame(["astronaut", "grace_hopper", "astronaut", "grace_hopper"])
+    messages = [image_msg(four, 1_700_000_000_000_000_000 + k) for k in range(40)]
+    for msg in messages:
+        publisher.publish(msg)
+    last = stamp_ns_of(messages[-1].header)
+    probabilities.wait_for(lambda m: any(stamp_ns_of(x.header) == last for x in m),
+                           what="the last image of the burst classified")
+    time.sleep(0.5)
+    ros_client.wait_for(lambda: int(fer_statuses(fer, diagnostics.msgs)[-1]["images_processed"])
+                        == len({stamp_ns_of(x.header) for x in probabilities.msgs}),
+                        what="diagnostics caught up", process=fer)
+    status = fer_statuses(fer, diagnostics.msgs)[-1]
+    processed, received = int(status["images_processed"]), int(status["images_received"])
+    dropped = int(status["images_dropped"])
+    # every image the node received was classified or counted as dropped; the keep-last-1
+    # subscription dropped the rest before the node saw them
+    assert processed < 40 and processed + dropped == received <= 40, status
+    for entity in (diagnostics, probabilities, publisher):
+        ros_client.destroy(entity)
+
+
 def test_diagnostics_report_counts_and_stage_times(ros_client, node_process, frames):
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
