@@ -399,8 +399,8 @@ def test_camera_index_given_as_an_integer_is_a_camera(node_process):
     """`-p video_source:=0` (an integer for rcl) is the camera index "0"; this machine has
     no camera, so it is the one-line error of a camera OpenCV cannot open."""
     line = _one_line(start_fer(node_process, {"input_mode": "video", "video_source": 0}))
-    assert line == ("valence_fer_node: parameter 'video_source' = '0' is invalid: OpenCV cannot "
-                    "open it as a camera")
+    assert line == ("valence_fer_node: parameter 'video_source' = '0' is invalid; allowed: a video "
+                    "file, a camera index or /dev/videoN (OpenCV cannot open it as a camera)")
 
 
 def test_fer_node_runs_with_the_launch_command_line(ros_client, node_process):

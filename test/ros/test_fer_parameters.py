@@ -4,12 +4,7 @@ from __future__ import annotations
 import pytest
 
 from valence_ros.core.parameters import ParameterError
-from valence_ros.ros.fer_parameters import (
-    FER_DEFAULTS,
-    camera_index,
-    is_camera_device,
-    validate_fer_parameters,
-)
+from valence_ros.ros.fer_parameters import FER_DEFAULTS, validate_fer_parameters
 
 
 def test_defaults_are_valid():
@@ -50,5 +45,6 @@ def test_video_mode_needs_a_source():
     ("clip.mp4", None, False), ("0.mp4", None, False), ("-1", None, False), ("/dev/sda", None, False),
 ])
 def test_camera_sources(source, index, device):
+    from valence_ros.fer.video_capture import camera_index, is_camera_device
     assert camera_index(source) == index
     assert is_camera_device(source) is device

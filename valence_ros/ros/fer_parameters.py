@@ -10,7 +10,6 @@ parameter and its allowed range (exit code 2). config/valence.yaml's
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -36,9 +35,6 @@ MODEL_OUTPUTS = ("auto", "probabilities", "logits")   # valence_ros.fer.classifi
 FER2013_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 MAX_LABELS = 64
 MAX_LABEL_LENGTH = 64
-# A camera given by index ("0") or by a V4L2 device path; anything else is a video file.
-_CAMERA_INDEX = re.compile(r"[0-9]{1,3}\Z")
-_CAMERA_DEVICE = re.compile(r"/dev/video[0-9]{1,3}\Z")
 
 FER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("input_mode", "image",
@@ -109,15 +105,6 @@ FER_PARAMETERS: tuple[ParamSpec, ...] = (
 
 FER_SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in FER_PARAMETERS}
 FER_DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in FER_PARAMETERS}
-
-
-def camera_index(video_source: str) -> int | None:
-    """The camera index video_source names ("0"), else None."""
-    return int(video_source) if _CAMERA_INDEX.match(video_source) else None
-
-
-def is_camera_device(video_source: str) -> bool:
-    return _CAMERA_DEVICE.match(video_source) is not None
 
 
 def check_fer_parameter(name: str, value: Any) -> None:

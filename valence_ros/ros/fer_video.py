@@ -1,9 +1,10 @@
-"""valence_fer_node's video input (input_mode video): frames read with OpenCV on a thread.
+"""valence_fer_node's video input (input_mode video): frames read on a thread, stamped, paced.
 
-Each frame is stamped with the node clock when it is read (header.frame_id = the
-frame_id parameter), optionally published on `image` (sensor_msgs/Image, bgr8) and
-handed to the node's worker through its LatestSlot, as (read time, CapturedFrame, False)
-like a received image:
+valence_ros.fer.video_capture.VideoSource reads the frames (OpenCV); here each frame
+is stamped with the node clock when it is read (header.frame_id = the frame_id
+parameter), optionally published on `image` (sensor_msgs/Image, bgr8) and handed to
+the node's worker through its LatestSlot, as (read time, CapturedFrame, False) like a
+received image:
   * a file with video_realtime true is read at its own frame rate (CAP_PROP_FPS;
     30 when the file states none); a frame the worker has not taken when the next
     is read is dropped and counted, as a camera's would be;
@@ -12,23 +13,13 @@ like a received image:
   * a camera (index such as 0, or /dev/videoN) is read as it delivers.
 At the end of a file the reader calls on_end (the node logs and exits) or, with
 video_loop, starts again from the first frame.
-
-OpenCV is imported when a VideoReader is made, never at module import (valence_node
-and its tools do not import OpenCV).
 """
 from __future__ import annotations
 
-import math
 import time
 
 from std_msgs.msg import Header
 
-from valence_ros.core.input_files import InputFileError, check_regular_file
-from valence_ros.ros.fer_parameters import camera_index, is_camera_device
-
-DEFAULT_FPS = 30.0     # when a file states no (or no sane) frame rate
-MAX_FPS = 1000.0
-MAX_FRAME_PIXELS = 4096 * 4096   # bounds each frame's memory (48 MiB as bgr8)
 _CAMERA_RETRY_S = 0.1
 MAX_CAMERA_FAILURES = 50          # consecutive failed reads (~5 s) end a camera input
 
@@ -44,41 +35,20 @@ class CapturedFrame:
 
 
 class VideoReader:
-    """Raises ValueError (one line naming video_source) when the source cannot be used."""
+    """Raises ValueError, one line naming video_source, when the source cannot be used.
+    Made only after the FER dependencies were checked (VideoSource imports OpenCV)."""
 
     def __init__(self, source: str, values: dict, slot, clock, logger, image_publisher,
                  image_type, on_end):
-        import cv2
-        self._cv2 = cv2
-        self._source = source
-        index = camera_index(source)
-        self.is_camera = index is not None or is_camera_device(source)
-        if not self.is_camera:
-            try:
-                check_regular_file(source, "video_source")
-            except InputFileError as error:
-                raise ValueError(f"parameter 'video_source' = {source!r} is invalid; allowed: a "
-                                 f"video file, a camera index or /dev/videoN ({error})") from None
-        # OpenCV's backends print their own warnings on stderr while probing a source; the
-        # node says what failed in one line instead (errors still get through).
-        logging = cv2.utils.logging
-        level = logging.getLogLevel()
-        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        from valence_ros.fer.video_capture import VideoSource, VideoSourceError
         try:
-            self._capture = cv2.VideoCapture(index if index is not None else source)
-        finally:
-            logging.setLogLevel(level)
-        if not self._capture.isOpened():
-            raise ValueError(f"parameter 'video_source' = {source!r} is invalid: OpenCV cannot "
-                             f"open it as a {'camera' if self.is_camera else 'video file'}")
-        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if width * height > MAX_FRAME_PIXELS:
-            self._capture.release()
-            raise ValueError(f"parameter 'video_source' = {source!r} is invalid: frames of "
-                             f"{width}x{height} exceed {MAX_FRAME_PIXELS} pixels")
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if math.isfinite(fps) and 0 < fps <= MAX_FPS else DEFAULT_FPS
+            self._video = VideoSource(source)
+        except VideoSourceError as error:
+            raise ValueError(f"parameter 'video_source' = {source!r} is invalid; allowed: a "
+                             f"video file, a camera index or /dev/videoN ({error})") from None
+        self._source = source
+        self.is_camera = self._video.is_camera
+        self.fps = self._video.fps
         self._realtime = bool(values["video_realtime"])
         self._loop = bool(values["video_loop"]) and not self.is_camera
         self._frame_id = values["frame_id"]
@@ -93,13 +63,12 @@ class VideoReader:
         self.loops = 0
         self.read_failures = 0
         self.ended = False
-        self._size = (width, height)
 
     def describe(self) -> str:
         kind = "camera" if self.is_camera else "file"
         pace = ("as delivered" if self.is_camera else
                 f"{self.fps:g} frames/s" if self._realtime else "as fast as classified")
-        return f"{kind} {self._source} ({self._size[0]}x{self._size[1]}, {pace})"
+        return f"{kind} {self._source} ({self._video.width}x{self._video.height}, {pace})"
 
     def stop(self) -> None:
         self._stopped = True
@@ -108,7 +77,7 @@ class VideoReader:
         try:
             self._read_frames()
         finally:
-            self._capture.release()
+            self._video.release()
 
     def _read_frames(self) -> None:
         period = 1.0 / self.fps
@@ -117,8 +86,8 @@ class VideoReader:
         failures = 0
         wait = not self._realtime and not self.is_camera
         while not self._stopped:
-            ok, frame = self._capture.read()
-            if not ok or frame is None or frame.size == 0:
+            frame = self._video.read()
+            if frame is None:
                 if self.is_camera:
                     failures += 1
                     self.read_failures += 1
@@ -127,7 +96,7 @@ class VideoReader:
                         continue
                     self._logger.error(f"camera {self._source}: {failures} reads in a row failed")
                 elif self._loop and frames_this_pass > 0:
-                    self._capture.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+                    self._video.rewind()
                     self.loops += 1
                     frames_this_pass = 0
                     continue
@@ -138,8 +107,6 @@ class VideoReader:
             failures = 0
             frames_this_pass += 1
             self.frames += 1
-            if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
-                continue  # a stream that grew past its announced size
             header = Header(stamp=self._clock.now().to_msg(), frame_id=self._frame_id)
             if self._image_publisher is not None:
                 self._publish_image(header, frame)
@@ -167,4 +134,5 @@ class VideoReader:
     def diagnostics(self) -> list[tuple[str, str]]:
         return [("video_frames_read", str(self.frames)), ("video_loops", str(self.loops)),
                 ("video_read_failures", str(self.read_failures)),
+                ("video_frames_too_large", str(self._video.frames_too_large)),
                 ("video_ended", str(self.ended).lower())]
