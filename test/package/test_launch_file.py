@@ -207,7 +207,8 @@ def test_launch_file_source_contract():
 
     # one plain Node (valence_node) and one LifecycleNode (valence_lifecycle_node),
     # both with the keywords of one shared dict(...): name, package, namespace, parameters
-    [node] = _calls(tree, "Node")
+    # (the second Node call is valence_fer_node's: test_launch_file_starts_the_fer_node_on_request)
+    [node] = [c for c in _calls(tree, "Node") if _const(_kw(c, "executable")) != "valence_fer_node"]
     [lifecycle] = _calls(tree, "LifecycleNode")
     assert _const(_kw(node, "executable")) == "valence_node"
     assert _const(_kw(lifecycle, "executable")) == "valence_lifecycle_node"
@@ -249,6 +250,32 @@ def test_launch_file_source_contract():
     default = _kw(declared["params_file"], "default_value")
     assert default is not None and not isinstance(default, ast.Constant), \
         "params_file must default to the installed file, not a literal path"
+
+
+def test_launch_file_starts_the_fer_node_on_request():
+    """fer:=image|video|ros4hri adds valence_fer_node (default none), with the same params
+    file, input_mode = the argument, and its output remapped to the valence node's input."""
+    tree = _launch_ast()
+    [fer] = [c for c in _calls(tree, "Node") if _const(_kw(c, "executable")) == "valence_fer_node"]
+    assert _const(_kw(fer, "package")) == "valence_ros"
+    assert _const(_kw(fer, "name")) == "valence_fer_node"
+    params = _kw(fer, "parameters")
+    assert isinstance(params, ast.List) and len(params.elts) == 2
+    [params_file] = _calls(params.elts[0], "LaunchConfiguration")
+    assert _const(params_file.args[0]) == "params_file"
+    [remap] = _kw(fer, "remappings").elts
+    assert _const(remap.elts[0]) == "emotion_probabilities"
+    assert _const(_calls(remap.elts[1], "LaunchConfiguration")[0].args[0]) == "input_topic"
+    declared = {_const(c.args[0]): c for c in _calls(tree, "DeclareLaunchArgument") if c.args}
+    assert _const(_kw(declared["fer"], "default_value")) == "none"
+    assert [_const(e) for e in _kw(declared["fer"], "choices").elts] == \
+        ["none", "image", "video", "ros4hri"]
+    assert _const(_kw(declared["video_source"], "default_value")) == ""
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_fer_node")
+    strings = {_const(n) for n in ast.walk(function)}
+    assert {"input_mode", "video_source", "none"} <= strings
+    # video_source:=0 must reach the node as the string "0" (launch would make it an int)
+    assert _calls(function, "ParameterValue")
 
 
 def test_launch_file_parses_and_config_exists():
@@ -365,6 +392,18 @@ def test_launch_description_loads_with_launch_ros():
     assert type(manual) is LifecycleNode
     with pytest.raises(RuntimeError, match="hri_expression"):
         entities(hri_expression="yes")
+
+    def fer_entities(**arguments):
+        context = LaunchContext()
+        for entity in description.entities:
+            if isinstance(entity, DeclareLaunchArgument):
+                context.launch_configurations[entity.name] = arguments.get(
+                    entity.name, "".join(s.perform(context) for s in entity.default_value))
+        return module["_fer_node"](context)
+
+    assert fer_entities() == []
+    [fer] = fer_entities(fer="video", video_source="0")
+    assert type(fer) is Node
 
 
 @pytest.mark.ros

@@ -117,9 +117,10 @@ class ParameterError(ValueError):
         super().__init__(f"parameter '{name}' = {value!r} is invalid; allowed: {allowed}")
 
 
-def check_parameter(name: str, value: Any) -> None:
-    """Raise ParameterError unless `value` is allowed for parameter `name` alone."""
-    spec = SPECS[name]
+def check_parameter(name: str, value: Any, specs: dict[str, ParamSpec] | None = None) -> None:
+    """Raise ParameterError unless `value` is allowed for parameter `name` alone.
+    `specs`: another node's table of the same kind (valence_fer_node's); default SPECS."""
+    spec = (SPECS if specs is None else specs)[name]
     if isinstance(spec.default, bool):
         if not isinstance(value, bool):
             raise ParameterError(name, value, spec.allowed())

@@ -12,7 +12,7 @@ from typing import Iterable
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 
-def _percentiles_ms(latencies_ns: list[int]) -> tuple[float, float, float]:
+def percentiles_ms(latencies_ns: list[int]) -> tuple[float, float, float]:
     if not latencies_ns:
         return 0.0, 0.0, 0.0
     latencies_ns.sort()
@@ -46,7 +46,7 @@ class DiagnosticsWindow:
         self._rejects = dict(rejects)
         window_ooo = out_of_order - self._out_of_order
         self._out_of_order = out_of_order
-        p50, p99, lmax = _percentiles_ms(latencies_ns)
+        p50, p99, lmax = percentiles_ms(latencies_ns)
 
         rejected_now = sum(window_rejects.values())
         level = DiagnosticStatus.OK

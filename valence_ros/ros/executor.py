@@ -81,6 +81,12 @@ def _request_stop(signum, frame) -> None:
     _stop_signals.append(signum)
 
 
+def request_stop() -> None:
+    """Stop the spin loop as SIGTERM would (exit code 0), from any thread: for a node
+    that has finished its work (valence_fer_node at the end of a video file)."""
+    _stop_signals.append(0)
+
+
 def adopt_stop_requests(requests: list[int]) -> None:
     """Use `requests`, the list the wrapper's early SIGINT/SIGTERM recorder appends to,
     as this module's stop requests: none that arrives before run_node() is lost."""

@@ -79,7 +79,7 @@ def declare_parameters(node, managed: bool = False) -> dict[str, Any]:
         try:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except (InvalidParameterTypeException, InvalidParameterValueException):
-            given = _given_value(node, spec.name)
+            given = given_value(node, spec.name)
             error = _bad_override(spec, given)
             if error is None:
                 # An integer written for a floating-point parameter (`hysteresis: 1`)
@@ -94,7 +94,7 @@ def declare_parameters(node, managed: bool = False) -> dict[str, Any]:
                 first_error = first_error or error
     if first_error is not None:
         raise first_error
-    values = {spec.name: _declared_value(node, spec.name) for spec in PARAMETERS}
+    values = {spec.name: declared_value(node, spec.name) for spec in PARAMETERS}
     # `input_labels: []` reaches rclpy as NOT_SET (uninitialised): the canonical order.
     values["input_labels"] = list(values["input_labels"] or [])
     try:
@@ -117,14 +117,14 @@ def _bad_override(spec, given) -> StartupError | None:
     return None
 
 
-def _declared_value(node, name: str) -> Any:
+def declared_value(node, name: str) -> Any:
     try:
         return node.get_parameter(name).value
     except ParameterUninitializedException:  # an empty YAML list has no type in rcl
         return None
 
 
-def _given_value(node, name: str) -> Any:
+def given_value(node, name: str) -> Any:
     """The override a user gave for `name` (declared untyped to read it, then undone)."""
     parameter = node.declare_parameter(
         name, None, ParameterDescriptor(dynamic_typing=True))
