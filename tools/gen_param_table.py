@@ -48,9 +48,9 @@ class ParamSource:
 SOURCES: tuple[ParamSource, ...] = (
     ParamSource("valence_node", "valence_ros.core.parameters:PARAMETERS", "config/valence.yaml",
                 "/**/valence_node", (("README.md", "brief"), ("docs/node.md", "full"))),
-    # valence_fer_node (issue #18), once its spec module is in place (the README's markers are):
-    # ParamSource("valence_fer_node", "<pure module>:PARAMETERS", "<its params file>",
-    #             "/**/valence_fer_node", (("README.md", "brief"), ("docs/fer.md", "full"))),
+    ParamSource("valence_fer_node", "valence_ros.fer.parameters:FER_PARAMETERS",
+                "config/valence.yaml", "/**/valence_fer_node",
+                (("README.md", "compact"), ("docs/fer.md", "full"))),
 )
 
 BEGIN = "<!-- BEGIN GENERATED: parameters {name} (tools/gen_param_table.py) -->"
@@ -115,9 +115,22 @@ def brief(description: str) -> str:
     return match.group(1) if match else text
 
 
+def render_compact(specs: Iterable[Any]) -> str:
+    """style "compact" (README, for a node whose full table lives in docs/): one line of
+    names and defaults, with the choices where there are some."""
+    items = []
+    for spec in specs:
+        choices = getattr(spec, "choices", None)
+        items.append(f"`{spec.name}` = `{cell(literal(spec.default))}`"
+                     + (f" ({' / '.join(choices)})" if choices else ""))
+    return "; ".join(items) + "."
+
+
 def render_table(specs: Iterable[Any], style: str = "full") -> str:
     """style "full": every column and the whole meaning; "brief" (README): no type column,
-    the meaning's first sentence."""
+    the meaning's first sentence; "compact": names and defaults only (render_compact)."""
+    if style == "compact":
+        return render_compact(specs)
     full = style == "full"
     rows = ["| Parameter | Type | Default | Allowed | Runtime change | Meaning |" if full else
             "| Parameter | Default | Allowed | Set at runtime | Meaning |",
