@@ -291,3 +291,49 @@ def test_expression_publishers_are_managed_too(ros_client, lifecycle_node, topic
     ros_client.wait_for(lambda: expressions.subscription.get_publisher_count() == 0, WAIT_TIMEOUT,
                         "erin's Expression publisher to be destroyed", process)
     ros_client.destroy(expressions)
+
+
+def _list_parameters(client, fqn: str) -> set[str]:
+    """Names from the node's rcl_interfaces/srv/ListParameters service (what
+    `ros2 param list` shows)."""
+    from rcl_interfaces.srv import ListParameters
+    with client._lock:
+        service = client.node.create_client(ListParameters, f"{fqn}/list_parameters")
+    try:
+        assert service.wait_for_service(timeout_sec=WAIT_TIMEOUT), f"no {fqn}/list_parameters"
+        future = service.call_async(ListParameters.Request())
+        client.wait_for(future.done, WAIT_TIMEOUT, "list_parameters response")
+        return set(future.result().result.names)
+    finally:
+        with client._lock:
+            client.node.destroy_client(service)
+
+
+def test_parameters_exist_before_the_first_configure(ros_client, lifecycle_node):
+    """Issue 22 item 10: declared at construction (nav2 / ros2 demos style), so a
+    lifecycle manager can list and set them while unconfigured; read at configure."""
+    from valence_ros.core.parameters import SPECS
+    process, lc = lifecycle_node()
+    assert lc.state() == "unconfigured"
+    assert set(SPECS) <= _list_parameters(ros_client, process.fqn)
+    # a dynamic and a read-only (static) parameter, both settable before configure
+    results = ros_client.set_parameters(process.fqn, {"hysteresis": 0.05, "max_faces": 4})
+    assert all(r.successful for r in results), [r.reason for r in results]
+    [result] = ros_client.set_parameters(process.fqn, {"diagnostics_period": 1})  # int for a double
+    assert result.successful, result.reason
+    assert lc.change("configure") and lc.state() == "inactive"
+    assert ros_client.get_parameters(process.fqn, ["hysteresis", "max_faces"]) == [0.05, 4]
+    # The configured pipeline uses hysteresis 0.05: a threshold gap of 0.06 passes the
+    # cross-check (hysteresis < positive - negative), which the default 0.1 would refuse.
+    for name, value in (("positive_threshold", 0.0), ("negative_threshold", -0.06)):
+        [result] = ros_client.set_parameters(process.fqn, {name: value})
+        assert result.successful, result.reason
+    [result] = ros_client.set_parameters(process.fqn, {"negative_threshold": -0.04})
+    assert not result.successful and "hysteresis" in result.reason
+    # once configured, read-only parameters are refused; after cleanup, settable again
+    [result] = ros_client.set_parameters(process.fqn, {"max_faces": 5})
+    assert not result.successful and "while unconfigured" in result.reason
+    assert lc.change("cleanup")
+    [result] = ros_client.set_parameters(process.fqn, {"max_faces": 5})
+    assert result.successful, result.reason
+    assert "Traceback" not in process.output(), process.output()[-3000:]

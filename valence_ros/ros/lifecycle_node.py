@@ -3,7 +3,10 @@
 Same default name (valence_node), parameters, topics and behaviour once active;
 the processing is ValencePipeline (ros/node.py), built at configure:
 
-  configure   declare/validate the parameters, load the model, create topics and
+  (construction) every parameter is declared (a bad override untyped), as
+              nav2's and ros2/demos' lifecycle nodes do: a lifecycle manager or
+              `ros2 param set` can list and set them all before the first configure.
+  configure   read and validate the parameters, load the model, create topics and
               timers. A bad value or an unloadable model: FAILURE, logged with
               the plain node's one-line startup reason; the node stays
               unconfigured (parameters stay declared, a bad one untyped, so
@@ -48,6 +51,12 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         LifecycleNode.__init__(self, node_name, **kwargs)
+        try:
+            declare_parameters(self, managed=True)
+        except StartupError:
+            pass  # a bad value stays declared (untyped); configure reports it and fails
+        # `ros2 param set ... hysteresis 1` (an integer) works while unconfigured too
+        self.add_pre_set_parameters_callback(coerce_parameters)
         warn_period = float(SPECS["warning_throttle_period"].default)  # no parameters yet
         self._clock_guard = ClockGuard(self, warn_period)
         self.callback_errors = CallbackErrors(self.get_logger(), warn_period)
