@@ -337,3 +337,23 @@ def test_parameters_exist_before_the_first_configure(ros_client, lifecycle_node)
     [result] = ros_client.set_parameters(process.fqn, {"max_faces": 5})
     assert result.successful, result.reason
     assert "Traceback" not in process.output(), process.output()[-3000:]
+
+
+def _in_graph(client, name: str) -> bool:
+    return any(n == name for n, _ in client.node.get_node_names_and_namespaces())
+
+
+@pytest.mark.parametrize("state", ["unconfigured", "active"])
+def test_node_leaves_the_ros_graph_when_its_process_exits(ros_client, lifecycle_node, state):
+    """Issue 22 item 11: rclpy's LifecycleNode.destroy_node() left the state machine
+    (and with it the node handle) alive: the name stayed in the graph ~20 s after
+    exit 0. Seen here through rclpy's graph API from this (another) process."""
+    process, lc = lifecycle_node()
+    if state == "active":
+        assert lc.change("configure") and lc.change("activate")
+    ros_client.wait_for(lambda: _in_graph(ros_client, process.node_name), WAIT_TIMEOUT,
+                        "the node in the graph", process)
+    assert process.stop(signal.SIGINT) == 0
+    # generous, but well below the ~20 s the name stayed before the fix
+    ros_client.wait_for(lambda: not _in_graph(ros_client, process.node_name), 8.0,
+                        f"{process.node_name} to leave the ROS graph after its process exited")

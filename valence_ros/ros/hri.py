@@ -102,11 +102,12 @@ class ExpressionOutput:
 
 
 def start_hri(node, values: dict):
-    """(ExpressionOutput or None, TrackedList or None) as the parameters ask, created
-    through the node's publisher hooks; the tracked-faces subscription calls
-    node._on_tracked_faces. Raises StartupError when hri_msgs is needed but missing."""
+    """(ExpressionOutput or None, TrackedList or None, the tracked-faces subscription or
+    None) as the parameters ask, created through the node's publisher hooks; the
+    subscription calls node._on_tracked_faces. Raises StartupError when hri_msgs is
+    needed but missing."""
     if not uses_hri(values):
-        return None, None
+        return None, None, None
     msgs = import_hri_msgs(values)
     output = None
     if values["hri_expression"]:
@@ -114,12 +115,12 @@ def start_hri(node, values: dict):
             msgs.Expression, values["hri_expression_topic"], node._make_publisher,
             node._remove_publisher, int(values["max_faces"]),
             lambda face_id: node._tracker.state_of(face_id) is not None)
-    tracked = None
+    tracked = subscription = None
     if values["hri_tracked_faces_topic"]:
         tracked = TrackedList()
-        node.create_subscription(msgs.IdsList, values["hri_tracked_faces_topic"],
-                                 node._on_tracked_faces, HRI_QOS)
-    return output, tracked
+        subscription = node.create_subscription(
+            msgs.IdsList, values["hri_tracked_faces_topic"], node._on_tracked_faces, HRI_QOS)
+    return output, tracked, subscription
 
 
 def hri_diagnostics(output: ExpressionOutput | None, tracked: TrackedList | None) -> list:

@@ -40,6 +40,7 @@ from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.node import NODE_NAME, ValencePipeline
 from valence_ros.ros.node_parameters import StartupError, coerce_parameters, declare_parameters
+from valence_ros.ros.rclpy_private import destroy_lifecycle_state_machine
 
 UNCONFIGURED_DIAGNOSTICS_PERIOD = 1.0  # s; before configure no parameter is known
 
@@ -67,7 +68,8 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._lifecycle_diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._idle_timer = self.create_timer(UNCONFIGURED_DIAGNOSTICS_PERIOD,
                                              self._publish_unconfigured_status)
-        self._owned = None  # entities that exist before configure (kept by cleanup)
+        self._state = "unconfigured"  # lifecycle state, see _entered
+        self._clear_pipeline_handles()
         self.get_logger().info("unconfigured; waiting for the configure transition")
 
     # --- ValencePipeline hooks ----------------------------------------------------
@@ -103,13 +105,19 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
             status.message = f"{state}: not processing; {status.message}"
 
     # --- transitions -------------------------------------------------------------
+    # Each callback records the state it leads to on SUCCESS (rclpy has no public
+    # query of the current state; its state machine is private).
 
     @property
     def lifecycle_state(self) -> str:
-        return self._state_machine.current_state[1]
+        return self._state
+
+    def _entered(self, result: TransitionCallbackReturn, state: str) -> TransitionCallbackReturn:
+        if result == TransitionCallbackReturn.SUCCESS:
+            self._state = state
+        return result
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._owned = self._entities()
         try:
             self._build_pipeline()
         except StartupError as error:
@@ -121,35 +129,48 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._last_failure = ""
         self.log_ready()
         self._idle_timer.cancel()
-        return super().on_configure(state)
+        return self._entered(super().on_configure(state), "inactive")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # enables the lifecycle publishers
         if result == TransitionCallbackReturn.SUCCESS:
             self._processing = True
             self.get_logger().info("active: processing frames")
-        return result
+        return self._entered(result, "active")
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing(DEACTIVATED)
         self.get_logger().info("inactive: frames are counted, not processed")
-        return super().on_deactivate(state)
+        return self._entered(super().on_deactivate(state), "inactive")
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_pipeline()
         self._idle_timer.reset()
-        return super().on_cleanup(state)
+        return self._entered(super().on_cleanup(state), "unconfigured")
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing(SHUTDOWN)
         self._release_pipeline()
         self._idle_timer.cancel()
-        return super().on_shutdown(state)
+        return self._entered(super().on_shutdown(state), "finalized")
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition callback raised: release everything; SUCCESS leads to unconfigured."""
+        self._processing = False
+        self._release_pipeline()
+        self._idle_timer.reset()
+        return self._entered(super().on_error(state), "unconfigured")
 
     def before_exit(self, timeout_s: float = 1.0) -> None:
         """Process end (SIGINT/SIGTERM): an active node says UNKNOWN for its faces first
         (an inactive one has none: deactivate forgot them)."""
         self._stop_processing(SHUTDOWN, timeout_s)
+
+    def destroy_node(self) -> None:
+        """Node.destroy_node, then the lifecycle state machine rclpy leaves alive (it
+        holds the node handle: the node stayed in the ROS graph ~20 s after exit)."""
+        super().destroy_node()
+        destroy_lifecycle_state_machine(self)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -160,26 +181,26 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._processing = False
         self._forget_all_faces(reason, timeout_s)
 
-    def _entities(self) -> dict[str, set]:
-        return {"publishers": set(self.publishers), "subscriptions": set(self.subscriptions),
-                "timers": set(self.timers), "clients": set(self.clients),
-                "services": set(self.services)}
-
     def _release_pipeline(self) -> None:
-        """Destroy what configure created (also after a configure that failed half-way)."""
-        owned = self._owned or self._entities()
-        now = self._entities()
-        for publisher in now["publishers"] - owned["publishers"]:
-            self._remove_publisher(publisher)
-        for subscription in now["subscriptions"] - owned["subscriptions"]:
-            self.destroy_subscription(subscription)
-        for timer in now["timers"] - owned["timers"]:
-            self.destroy_timer(timer)
-        jump_handle = getattr(self, "_jump_handle", None)
-        if jump_handle is not None:
-            jump_handle.unregister()
-            self._jump_handle = None
-        for remove, callback in (
+        """Destroy what configure created, each by its handle (ros2/demos lifecycle_py
+        style); after a configure that failed half-way, the handles not created yet
+        are None."""
+        self._configured = False
+        for timer in (self._diag_timer, self._expiry_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        for subscription in (self._sub, self._hri_sub):
+            if subscription is not None:
+                self.destroy_subscription(subscription)
+        if self._hri_output is not None:
+            self._hri_output.close()
+        if self._states is not None:
+            self._states.close(self._remove_publisher)
+        if self._valence_pub is not None:
+            self._remove_publisher(self._valence_pub)
+        if self._jump_handle is not None:
+            self._jump_handle.unregister()
+        for remove, callback in (  # coerce_parameters: configure's copy (one stays)
                 (self.remove_pre_set_parameters_callback, coerce_parameters),
                 (self.remove_on_set_parameters_callback, self._on_set_parameters),
                 (self.remove_post_set_parameters_callback, self._after_set_parameters)):
@@ -187,9 +208,7 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
                 remove(callback)
             except ValueError:  # not registered (configure failed before registering it)
                 pass
-        self._model = self._predict = None
-        self._hri_output = self._tracked_list = self._states = None
-        self._configured = False
+        self._clear_pipeline_handles()
 
     def _publish_unconfigured_status(self) -> None:
         if self._configured:

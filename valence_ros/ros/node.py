@@ -98,6 +98,16 @@ class ValencePipeline:
     # --- hooks (ValenceNode: plain entities; ValenceLifecycleNode overrides them)
     static_parameter_hint = "set it at startup"
 
+    # What _build_pipeline creates, by name: the lifecycle node's cleanup destroys
+    # exactly these (None: not created, e.g. after a configure that failed half-way).
+    PIPELINE_HANDLES = ("_model", "_predict", "_valence_pub", "_states", "_hri_output",
+                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry_timer",
+                        "_jump_handle")
+
+    def _clear_pipeline_handles(self) -> None:
+        for name in self.PIPELINE_HANDLES:
+            setattr(self, name, None)
+
     def _declare_parameter_table(self) -> dict:
         return declare_parameters(self)
 
@@ -120,6 +130,7 @@ class ValencePipeline:
 
     def _build_pipeline(self) -> None:
         """Everything the node needs to process frames. Raises StartupError."""
+        self._clear_pipeline_handles()
         values = self._declare_parameter_table()
         self._values = values
         self._sum_tolerance = float(values["sum_tolerance"])
@@ -177,7 +188,7 @@ class ValencePipeline:
         self._diag_pub = self._diagnostics_publisher()
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
         # ROS4HRI (ros/hri.py): per-face Expression output, tracked-faces input.
-        self._hri_output, self._tracked_list = start_hri(self, values)
+        self._hri_output, self._tracked_list, self._hri_sub = start_hri(self, values)
 
         # --- input ----------------------------------------------------------------------
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
@@ -208,7 +219,6 @@ class ValencePipeline:
         self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
                                              self._publish_diagnostics, clock=self._steady)
         self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
-        self._expiry_timer = None
         self._make_expiry_timer()
         # A backward jump of the node clock (bag loop, simulator reset) would make
         # every face's next frames "out of order" until the clock caught up: forget
