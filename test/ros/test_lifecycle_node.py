@@ -357,3 +357,61 @@ def test_node_leaves_the_ros_graph_when_its_process_exits(ros_client, lifecycle_
     # generous, but well below the ~20 s the name stayed before the fix
     ros_client.wait_for(lambda: not _in_graph(ros_client, process.node_name), 8.0,
                         f"{process.node_name} to leave the ROS graph after its process exited")
+
+
+STORM_TRANSITIONS = int(os.environ.get("VALENCE_STORM_TRANSITIONS", "1000"))
+_NEXT = {"unconfigured": ["configure"], "inactive": ["activate", "cleanup"], "active": ["deactivate"]}
+_AFTER = {"configure": "inactive", "activate": "active", "cleanup": "unconfigured",
+          "deactivate": "inactive"}
+
+
+def test_transition_storm_under_load_logs_nothing_alarming(ros_client, lifecycle_node, topics):
+    """Issue 22 item 12: cleanup while timer and subscription callbacks are already
+    queued ran them on destroyed entities ("[FATAL] Exception in 'timers' callback:
+    cannot use Destroyable ..." and a traceback, counted in callback_errors). A seeded
+    storm of random valid transitions with frames at 500 Hz, the ROS4HRI outputs on
+    (when hri_msgs is importable), and the timers at their fastest (diagnostics every
+    0.1 s, the face expiry timer re-armed every 10 ms)."""
+    import random
+    from frame_publisher import Helper
+    try:
+        from conftest import require_hri_msgs
+        hri_msgs = require_hri_msgs()
+    except pytest.skip.Exception:
+        hri_msgs = None
+    hri = {"hri_expression": True, "hri_tracked_faces_topic": "/storm/tracked"} if hri_msgs else {}
+    process, lc = lifecycle_node({"diagnostics_period": 0.1, "face_timeout": 0.01,
+                                  "input_qos_reliability": "best_effort", "input_qos_depth": 10, **hri})
+    io = topics(process)
+    tracked = (ros_client.publisher("/storm/tracked", hri_msgs.IdsList) if hri_msgs else None)
+    publisher = Helper("publish", "--topic", process.topic("emotion_probabilities"), "--rate", "500",
+                       "--reliability", "best_effort", "--face-prefix", "storm")
+    try:
+        rng = random.Random(22)
+        state = "unconfigured"
+        assert lc.change("configure")
+        state = "inactive"
+        publisher.wait_line("matched")
+        for k in range(STORM_TRANSITIONS):
+            transition = rng.choice(_NEXT[state])
+            assert lc.change(transition), f"transition {k}: {transition} from {state} failed"
+            state = _AFTER[transition]
+            if tracked is not None:  # the face leaves and comes back: Expression publisher churn
+                tracked.publish(hri_msgs.IdsList(ids=["storm"] if k % 2 else []))
+        while state != "active":
+            transition = _NEXT[state][0]
+            assert lc.change(transition)
+            state = _AFTER[transition]
+        kv = io.status(lambda kv: kv.get("lifecycle_state") == "active" and "callback_errors" in kv
+                       and int(kv["messages_received"]) > 0, "an active status after the storm")
+        assert kv["callback_errors"] == "0", kv
+    finally:
+        publisher.stop()
+        publisher.close()
+        if tracked is not None:
+            ros_client.destroy(tracked)
+    assert lc.change("shutdown")
+    assert process.stop(signal.SIGINT) == 0
+    log = process.output()
+    for alarm in ("FATAL", "Traceback", "a callback raised", "Error occurred at"):
+        assert alarm not in log, log[max(0, log.find(alarm) - 2000):log.find(alarm) + 2000]

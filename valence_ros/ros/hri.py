@@ -104,7 +104,7 @@ class ExpressionOutput:
 def start_hri(node, values: dict):
     """(ExpressionOutput or None, TrackedList or None, the tracked-faces subscription or
     None) as the parameters ask, created through the node's publisher hooks; the
-    subscription calls node._on_tracked_faces. Raises StartupError when hri_msgs is
+    subscription calls node._on_tracked_faces (through node._pipeline_callback). Raises StartupError when hri_msgs is
     needed but missing."""
     if not uses_hri(values):
         return None, None, None
@@ -119,7 +119,8 @@ def start_hri(node, values: dict):
     if values["hri_tracked_faces_topic"]:
         tracked = TrackedList()
         subscription = node.create_subscription(
-            msgs.IdsList, values["hri_tracked_faces_topic"], node._on_tracked_faces, HRI_QOS)
+            msgs.IdsList, values["hri_tracked_faces_topic"],
+            node._pipeline_callback(node._on_tracked_faces, takes_message=True), HRI_QOS)
     return output, tracked, subscription
 
 

@@ -69,6 +69,7 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._idle_timer = self.create_timer(UNCONFIGURED_DIAGNOSTICS_PERIOD,
                                              self._publish_unconfigured_status)
         self._state = "unconfigured"  # lifecycle state, see _entered
+        self._generation = 0  # configure count, see _pipeline_callback
         self._clear_pipeline_handles()
         self.get_logger().info("unconfigured; waiting for the configure transition")
 
@@ -94,6 +95,28 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
                 self._n_inactive += 1
         return while_active
 
+    def _pipeline_callback(self, callback, takes_message: bool = False):
+        """Runs `callback` only while the pipeline that created it is configured. The
+        EventsExecutor may already hold a timer's or a subscription's next callback
+        when cleanup destroys it; that callback then runs after the cleanup (or after
+        a new configure) and must touch nothing. (Timer callbacks take no argument:
+        rclpy would pass a TimerInfo to one that accepts it.)"""
+        generation = self._generation
+
+        def live() -> bool:
+            return self._configured and self._generation == generation
+
+        if takes_message:
+            def message_while_configured(msg) -> None:
+                if live():
+                    callback(msg)
+            return message_while_configured
+
+        def while_configured() -> None:
+            if live():
+                callback()
+        return while_configured
+
     def _diagnostics_publisher(self):
         return self._lifecycle_diag_pub
 
@@ -118,6 +141,7 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         return result
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._generation += 1  # callbacks of an earlier configure stay no-ops
         try:
             self._build_pipeline()
         except StartupError as error:
@@ -185,9 +209,14 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         """Destroy what configure created, each by its handle (ros2/demos lifecycle_py
         style); after a configure that failed half-way, the handles not created yet
         are None."""
+        # Race-free teardown (all in the executor thread: transitions are service
+        # callbacks): callbacks gated first (_pipeline_callback, _input_callback), timers
+        # cancelled (a dispatch the executor already queued is then skipped), then destroyed.
         self._configured = False
+        self._processing = False
         for timer in (self._diag_timer, self._expiry_timer):
             if timer is not None:
+                timer.cancel()
                 self.destroy_timer(timer)
         for subscription in (self._sub, self._hri_sub):
             if subscription is not None:

@@ -120,6 +120,11 @@ class ValencePipeline:
     def _input_callback(self, callback):
         return callback
 
+    def _pipeline_callback(self, callback, takes_message: bool = False):
+        """Wraps the pipeline's timer and tracked-faces callbacks (the lifecycle node:
+        a no-op once cleanup released the pipeline that created them)."""
+        return callback
+
     def _diagnostics_publisher(self):
         return self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
@@ -217,7 +222,8 @@ class ValencePipeline:
         # clock, so with use_sim_time faces time out in simulated seconds.
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
-                                             self._publish_diagnostics, clock=self._steady)
+                                             self._pipeline_callback(self._publish_diagnostics),
+                                             clock=self._steady)
         self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
         self._make_expiry_timer()
         # A backward jump of the node clock (bag loop, simulator reset) would make
@@ -388,8 +394,10 @@ class ValencePipeline:
 
     def _make_expiry_timer(self) -> None:
         if self._expiry_timer is not None:
+            self._expiry_timer.cancel()  # an expiry already queued by the executor is skipped
             self.destroy_timer(self._expiry_timer)
-        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]), self._expire_faces,
+        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]),
+                                               self._pipeline_callback(self._expire_faces),
                                                autostart=False)  # node clock
         if len(self._tracker):
             self._arm_expiry(self._clock.now().nanoseconds)
