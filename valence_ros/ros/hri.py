@@ -57,12 +57,14 @@ class ExpressionOutput:
         self._max_faces = max_faces
         self._is_tracked = is_tracked
         self._publishers: dict[str, object] = {}
+        self._topics: dict[str, str] = {}  # topic -> the face_id publishing on it
         # The message's own constants (in hri_msgs 2.x they equal the canonical names).
         self._names = tuple(getattr(expression_type, name.upper()) for name in EMOTIONS)
         self._msg = expression_type()
         self._msg.arousal = 0.0  # not estimated by this model (README "ROS4HRI")
         self.created = 0
         self.destroyed = 0
+        self.topic_collisions = 0  # frames of a face whose topic another tracked face has
 
     def __len__(self) -> int:
         return len(self._publishers)
@@ -75,8 +77,15 @@ class ExpressionOutput:
         if publisher is None:
             if len(self._publishers) >= self._max_faces:  # a face was evicted for this one
                 self.prune(self._is_tracked)
-            publisher = self._create(self._type, self.topic_of(face_id), HRI_QOS)
+            topic = self.topic_of(face_id)
+            if topic in self._topics:
+                # Two ids whose SHA-1 share 32 bits (see core.hri_expression): never two
+                # faces on one topic; the later one gets no Expression while both are tracked.
+                self.topic_collisions += 1
+                return
+            publisher = self._create(self._type, topic, HRI_QOS)
             self._publishers[face_id] = publisher
+            self._topics[topic] = face_id
             self.created += 1
         index, confidence = dominant_emotion(probabilities)
         msg = self._msg
@@ -90,6 +99,7 @@ class ExpressionOutput:
         for face_id in face_ids:
             publisher = self._publishers.pop(face_id, None)
             if publisher is not None:
+                self._topics.pop(self.topic_of(face_id), None)
                 self._destroy(publisher)
                 self.destroyed += 1
 
@@ -129,7 +139,8 @@ def hri_diagnostics(output: ExpressionOutput | None, tracked: TrackedList | None
     from diagnostic_msgs.msg import KeyValue
     values = []
     if output is not None:
-        values.append(KeyValue(key="hri_expression_publishers", value=str(len(output))))
+        values += [KeyValue(key="hri_expression_publishers", value=str(len(output))),
+                   KeyValue(key="hri_topic_collisions", value=str(output.topic_collisions))]
     if tracked is not None:
         values += [KeyValue(key="hri_tracked_lists", value=str(tracked.lists)),
                    KeyValue(key="hri_faces_left", value=str(tracked.left))]
