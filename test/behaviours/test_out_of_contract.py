@@ -139,4 +139,32 @@ def test_nothing_out_of_contract_reaches_the_blackboard(wire):
     wire.valence("kim", -0.6)
     wire.wait_seen(writer, lambda: writer.tick_once() is None and reader.valence is not None
                    and reader.valence_state == S.NEGATIVE, "the real messages")
-    assert reader.valence == pytest.approx(-0.6) and writer.refused == {"bad_state": 1, "bad_valence": 4}
+    assert reader.valence == pytest.approx(-0.6) and writer.refused == {"bad_state": 1, "bad_valence": 4,
+                                                                   "id_too_long": 0}
+
+
+def test_over_long_face_ids_are_not_kept(wire):
+    """Issue 22 item 15: 300 ValenceState messages with 1 MiB face_ids added 1.7 GB to a
+    tree (faces capped at 1024, id length not; each condition keeps its own copy).
+    Ids over MAX_ID_LENGTH (the node's own input bound) are refused and counted; what a
+    board keeps is then bounded: at most 1024 faces of at most 256 characters."""
+    from valence_ros.core.output_contract import MAX_ID_LENGTH
+    S = wire.msg.ValenceState
+    conditions = [wire.setup(ValenceStateIs(f"c{k}", S.POSITIVE, face="any", topic=STATES))
+                  for k in range(2)]
+    glad = wire.setup(ValenceAbove("glad", 0.5, face="any", max_age=5.0, topic=VALENCES))
+    n = 20
+    for k in range(n):
+        wire.state(f"{k:04d}" + "x" * (1 << 20), S.POSITIVE, 0.9)
+        wire.valence(f"{k:04d}" + "y" * (1 << 20), 0.9)
+        wire.wait_seen(glad, lambda k=k: glad.refused["id_too_long"] == k + 1
+                       and all(c.refused["id_too_long"] == k + 1 for c in conditions),
+                       f"long ids {k} refused: {glad.refused}, {[c.refused for c in conditions]}")
+    wire.state("z" * MAX_ID_LENGTH, S.POSITIVE, 0.9)   # the longest allowed id is kept
+    wire.wait_seen(glad, lambda: all(len(c.board) == 1 for c in conditions), "the 256-char id")
+    for condition in conditions:
+        assert condition.refused["id_too_long"] == n
+        assert condition.board.state_of("z" * MAX_ID_LENGTH) == S.POSITIVE
+    assert len(glad.board) == 0
+    glad.tick_once()
+    assert glad.status == FAILURE

@@ -213,3 +213,24 @@ def test_ids_whose_sanitised_names_collide_never_share_a_topic(hri, ros_client):
     assert kv["hri_expression_publishers"] == "1"
     ros_client.wait_for(lambda: _publishers_on(ros_client, shared) == 1, WAIT_TIMEOUT,
                         "one publisher on the shared topic", session.process)
+
+
+def test_over_long_ids_in_the_tracked_list_are_counted_not_kept(hri, ros_client):
+    """Issue 22 item 15: the node kept the whole last IdsList (20,000 ids x 10 kB took it
+    from 111 to 650 MB). Ids over MAX_ID_LENGTH cannot be a tracked face's: refused and
+    counted (hri_ids_refused); a face leaving is still seen."""
+    session, msgs, tracked = hri
+    junk = [f"{i:04d}" + "x" * 10_000 for i in range(2_000)]   # a 20 MB list
+    tracked.publish(msgs.IdsList(ids=junk + ["erin", "fred"]))
+    for k, face in enumerate(["erin", "fred"]):
+        session.send(HAPPY, face_id=face, stamp_ns=BASE_STAMP_NS + 9000 + k)
+        session.wait_valence(face, 1)
+    kv = session.latest_diagnostics(lambda kv: int(kv.get("hri_ids_refused", 0)) >= 2_000)
+    assert kv["hri_ids_refused"] == "2000"
+    tracked.publish(msgs.IdsList(ids=junk + ["fred"]))
+    unknown = session.msg.ValenceState.UNKNOWN
+    ros_client.wait_for(lambda: session.states_of("erin")[-1].state == unknown, WAIT_TIMEOUT,
+                        "UNKNOWN for erin", session.process)
+    assert session.states_of("fred")[-1].state != unknown
+    kv = session.latest_diagnostics(lambda kv: int(kv.get("hri_ids_refused", 0)) >= 4_000)
+    assert kv["hri_ids_refused"] == "4000" and kv["hri_faces_left"] == "1"

@@ -143,5 +143,6 @@ def hri_diagnostics(output: ExpressionOutput | None, tracked: TrackedList | None
                    KeyValue(key="hri_topic_collisions", value=str(output.topic_collisions))]
     if tracked is not None:
         values += [KeyValue(key="hri_tracked_lists", value=str(tracked.lists)),
-                   KeyValue(key="hri_faces_left", value=str(tracked.left))]
+                   KeyValue(key="hri_faces_left", value=str(tracked.left)),
+                   KeyValue(key="hri_ids_refused", value=str(tracked.ids_refused))]
     return values

@@ -54,6 +54,7 @@ from std_msgs.msg import Float32MultiArray, Header
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.face_tracker import CLOCK_RESET, LEFT, SHUTDOWN, FaceTracker
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache, describe_labels
+from valence_ros.core.output_contract import MAX_ID_LENGTH
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.core.throttle import WarnThrottle
@@ -78,10 +79,10 @@ NODE_NAME = "valence_node"
 # "undecodable": not well-formed CDR (input_decoding = cdr; rclpy drops such a message unseen).
 NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "undecodable")
 
-# A face_id or header.frame_id longer than this is refused (id_too_long): each
-# tracked face keeps its id, and its latest ValenceState (id and header) stays in
-# the latched history, so this bounds what max_faces faces can hold (issue 11).
-MAX_ID_LENGTH = 256  # characters
+# A face_id or header.frame_id longer than MAX_ID_LENGTH (core.output_contract) is
+# refused (id_too_long): each tracked face keeps its id, and its latest ValenceState
+# (id and header) stays in the latched history, so this bounds what max_faces faces
+# can hold (issue 11).
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
 _MAX_WARNED_LABEL_SETS = 256
