@@ -227,6 +227,9 @@ def test_failed_configure_reports_the_plain_nodes_reason_then_a_fix_configures(
     finally:
         io.close()
     assert not lc.change("configure"), "still the same bad value"
+    # failed configures leave the constructor's int-for-double coercion in place
+    [result] = ros_client.set_parameters(process.fqn, {"diagnostics_period": 1})
+    assert result.successful, result.reason
     [result] = ros_client.set_parameters(process.fqn, {"max_faces": 4})
     assert result.successful, result.reason
     assert lc.change("configure") and lc.state() == "inactive"

@@ -229,14 +229,10 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
             self._remove_publisher(self._valence_pub)
         if self._jump_handle is not None:
             self._jump_handle.unregister()
-        for remove, callback in (  # coerce_parameters: configure's copy (one stays)
-                (self.remove_pre_set_parameters_callback, coerce_parameters),
-                (self.remove_on_set_parameters_callback, self._on_set_parameters),
-                (self.remove_post_set_parameters_callback, self._after_set_parameters)):
-            try:
-                remove(callback)
-            except ValueError:  # not registered (configure failed before registering it)
-                pass
+        # those configure registered (none when it failed before); the constructor's
+        # coerce_parameters stays
+        for remove, callback in self._parameter_callbacks or ():
+            remove(callback)
         self._clear_pipeline_handles()
 
     def _publish_unconfigured_status(self) -> None:

@@ -103,7 +103,7 @@ class ValencePipeline:
     # exactly these (None: not created, e.g. after a configure that failed half-way).
     PIPELINE_HANDLES = ("_model", "_predict", "_valence_pub", "_states", "_hri_output",
                         "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry_timer",
-                        "_jump_handle")
+                        "_jump_handle", "_parameter_callbacks")
 
     def _clear_pipeline_handles(self) -> None:
         for name in self.PIPELINE_HANDLES:
@@ -238,6 +238,10 @@ class ValencePipeline:
         self.add_pre_set_parameters_callback(coerce_parameters)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
+        self._parameter_callbacks = (  # (remove, callback) pairs, for a lifecycle cleanup
+            (self.remove_pre_set_parameters_callback, coerce_parameters),
+            (self.remove_on_set_parameters_callback, self._on_set_parameters),
+            (self.remove_post_set_parameters_callback, self._after_set_parameters))
         self._ready_line = (
             f"ready: input {self._sub.topic_name} ({self._input_type}, "
             f"decoding {self._input_decoding}, "
