@@ -6,7 +6,8 @@ message per face is kept across ticks and re-entries (no ClearingPolicy): a
 state is sent only on change, so an old state message is current by design.
 
 A message outside valence_node's output contract (core.output_contract: a state
-that is none of the four constants, a valence that is not finite in [-1, 1]) is
+that is none of the four constants, a valence that is not finite in [-1, 1], a
+face_id over MAX_ID_LENGTH characters, which also bounds what a board keeps) is
 refused before it reaches a board: it never changes a decision or the blackboard.
 Refusals are counted per reason (`refused`) and reported in a warning on the
 node's logger at most once per WARNING_PERIOD per reason and behaviour.

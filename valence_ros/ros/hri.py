@@ -114,8 +114,8 @@ class ExpressionOutput:
 def start_hri(node, values: dict):
     """(ExpressionOutput or None, TrackedList or None, the tracked-faces subscription or
     None) as the parameters ask, created through the node's publisher hooks; the
-    subscription calls node._on_tracked_faces (through node._pipeline_callback). Raises StartupError when hri_msgs is
-    needed but missing."""
+    subscription calls node._on_tracked_faces (through node._pipeline_callback).
+    Raises StartupError when hri_msgs is needed but missing."""
     if not uses_hri(values):
         return None, None, None
     msgs = import_hri_msgs(values)
