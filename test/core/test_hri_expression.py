@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import colliding_face_ids
 from valence_ros.core.emotions import EMOTIONS
 from valence_ros.core.hri_expression import (
     DEFAULT_TOPIC_PATTERN,
@@ -76,3 +77,74 @@ def test_tracked_list_reports_only_faces_that_left():
     assert tracked.update(["b", "c"], ["b", "c", "x"]) == []       # x never listed
     assert tracked.update([], ["b", "c"]) == ["b", "c"]
     assert tracked.left == 3 and tracked.lists == 4
+
+
+# --- issue 22 item 14: the mapping is injective -------------------------------------
+_HASHED = r"[A-Za-z_][A-Za-z0-9_]{0,40}_[0-9a-f]{8}"
+
+
+def test_an_id_that_looks_like_a_sanitised_name_is_hashed_too():
+    assert topic_token("face 7") == "face_7_f353fd7b"
+    literal = topic_token("face_7_f353fd7b")
+    digest = hashlib.sha1(b"face_7_f353fd7b").hexdigest()[:8]
+    assert literal == f"face_7_f353fd7b_{digest}" != topic_token("face 7")
+    assert topic_token("face_7_F353FD7B") == "face_7_F353FD7B"  # upper case: never our suffix
+    assert topic_token("x" * 64) == "x" * 64
+    assert topic_token("x" * 65).startswith("x" * 48 + "_")     # too long to keep
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=70), st.from_regex(_HASHED, fullmatch=True),
+                          st.text(max_size=30).map(topic_token),
+                          st.text(max_size=30).map(lambda t: topic_token(topic_token(t)))),
+                min_size=2, max_size=12, unique=True))
+def test_distinct_ids_never_share_a_name(ids):
+    tokens = [topic_token(i) for i in ids]
+    assert all(is_topic_token(t) and len(t) <= 64 for t in tokens)
+    assert len(set(tokens)) == len(ids), dict(zip(ids, tokens))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_an_id_and_its_own_sanitised_name_differ(face_id):
+    token = topic_token(face_id)
+    assert token == face_id or topic_token(token) != token
+
+
+def test_the_one_limit_is_a_32_bit_sha1_prefix_collision():
+    """Documented: two sanitised names are equal only when the ids' SHA-1 agree in 32
+    bits (the node then refuses the second face's Expression: test_hri_node.py)."""
+    a, b = colliding_face_ids()
+    assert a != b and topic_token(a) == topic_token(b)
+    assert hashlib.sha1(a.encode()).hexdigest()[:8] == hashlib.sha1(b.encode()).hexdigest()[:8]
+
+
+def test_patterns_too_long_for_a_64_character_id_are_refused():
+    assert pattern_problem("/" + "a" * 170 + "/{face_id}") is None
+    assert "247" in pattern_problem("/" + "a" * 190 + "/{face_id}")
+
+
+# --- issue 22 item 15: what a TrackedList keeps is bounded in bytes ------------------
+def _kept_bytes(tracked: TrackedList) -> int:
+    import sys
+    ids = tracked.kept_ids()
+    return sys.getsizeof(ids) + sum(sys.getsizeof(i) for i in ids)
+
+
+def test_a_huge_tracked_list_is_not_kept_whole():
+    from valence_ros.core.tracked_list import KEPT_BOUND_BYTES, MAX_KEPT_UNTRACKED
+    tracked = TrackedList()
+    faces = [f"face{i}" for i in range(16)]
+    huge = [f"{i:05d}" + "x" * 10_000 for i in range(20_000)]   # 20,000 ids x 10 kB: 200 MB
+    assert tracked.update(faces + huge, faces) == []
+    assert tracked.ids_refused == 20_000 and tracked.kept_ids() == frozenset(faces)
+    # many ids of an allowed length: the tracked faces, then a bounded number of others
+    many = [f"{i:06d}" + "é" * 250 for i in range(20_000)]
+    assert tracked.update(many + faces[1:], faces) == ["face0"]   # face0 left
+    assert faces[1] in tracked.kept_ids()
+    assert len(tracked.kept_ids()) == 15 + MAX_KEPT_UNTRACKED
+    assert tracked.ids_refused == 20_000 + 20_000 - MAX_KEPT_UNTRACKED
+    assert _kept_bytes(tracked) <= KEPT_BOUND_BYTES
+    # a tracked face beyond the bound of untracked ones is still seen (kept first)
+    assert tracked.update(many + ["face5"], ["face5"]) == []
+    assert "face5" in tracked.kept_ids()

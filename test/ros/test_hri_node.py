@@ -176,3 +176,61 @@ def test_the_environment_without_hri_msgs_really_lacks_it():
     probe = subprocess.run([sys.executable, "-c", "import hri_msgs.msg"], env=env_without_hri_msgs(),
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "hri_msgs" in probe.stderr
+
+
+def _publishers_on(client, name: str) -> int:
+    return client.node.count_publishers(name)
+
+
+def test_an_id_that_looks_like_a_sanitised_name_gets_its_own_topic(hri, ros_client):
+    """Issue 22 item 14: "face 7" sanitises to face_7_f353fd7b; the literal id
+    face_7_f353fd7b used to be kept as is: one topic, two publishers."""
+    session, _, _ = hri
+    from valence_ros.core.hri_expression import topic_token
+    ids = ["face 7", "face_7_f353fd7b"]
+    for k, face_id in enumerate(ids):
+        session.send(HAPPY, face_id=face_id, stamp_ns=BASE_STAMP_NS + 7000 + k)
+        session.wait_valence(face_id, 1)
+    topics = [topic(topic_token(face_id)) for face_id in ids]
+    assert topics[0] == topic("face_7_f353fd7b") and topics[0] != topics[1]
+    ros_client.wait_for(lambda: all(_publishers_on(ros_client, t) == 1 for t in topics),
+                        WAIT_TIMEOUT, "one Expression publisher on each topic", session.process)
+    assert session.latest_diagnostics()["hri_expression_publishers"] == "2"
+
+
+def test_ids_whose_sanitised_names_collide_never_share_a_topic(hri, ros_client):
+    """The one documented limit (32-bit SHA-1 prefix collision): the second face gets
+    no Expression while the first is tracked, counted as hri_topic_collisions."""
+    from conftest import colliding_face_ids
+    from valence_ros.core.hri_expression import topic_token
+    session, _, _ = hri
+    first, second = colliding_face_ids()
+    shared = topic(topic_token(first))
+    for k, face_id in enumerate([first, second, second]):
+        session.send(HAPPY, face_id=face_id, stamp_ns=BASE_STAMP_NS + 8000 + k)
+    session.wait_valence(second, 2)
+    kv = session.latest_diagnostics(lambda kv: int(kv.get("hri_topic_collisions", 0)) >= 2)
+    assert kv["hri_expression_publishers"] == "1"
+    ros_client.wait_for(lambda: _publishers_on(ros_client, shared) == 1, WAIT_TIMEOUT,
+                        "one publisher on the shared topic", session.process)
+
+
+def test_over_long_ids_in_the_tracked_list_are_counted_not_kept(hri, ros_client):
+    """Issue 22 item 15: the node kept the whole last IdsList (20,000 ids x 10 kB took it
+    from 111 to 650 MB). Ids over MAX_ID_LENGTH cannot be a tracked face's: refused and
+    counted (hri_ids_refused); a face leaving is still seen."""
+    session, msgs, tracked = hri
+    junk = [f"{i:04d}" + "x" * 10_000 for i in range(2_000)]   # a 20 MB list
+    tracked.publish(msgs.IdsList(ids=junk + ["erin", "fred"]))
+    for k, face in enumerate(["erin", "fred"]):
+        session.send(HAPPY, face_id=face, stamp_ns=BASE_STAMP_NS + 9000 + k)
+        session.wait_valence(face, 1)
+    kv = session.latest_diagnostics(lambda kv: int(kv.get("hri_ids_refused", 0)) >= 2_000)
+    assert kv["hri_ids_refused"] == "2000"
+    tracked.publish(msgs.IdsList(ids=junk + ["fred"]))
+    unknown = session.msg.ValenceState.UNKNOWN
+    ros_client.wait_for(lambda: session.states_of("erin")[-1].state == unknown, WAIT_TIMEOUT,
+                        "UNKNOWN for erin", session.process)
+    assert session.states_of("fred")[-1].state != unknown
+    kv = session.latest_diagnostics(lambda kv: int(kv.get("hri_ids_refused", 0)) >= 4_000)
+    assert kv["hri_ids_refused"] == "4000" and kv["hri_faces_left"] == "1"

@@ -227,6 +227,9 @@ def test_failed_configure_reports_the_plain_nodes_reason_then_a_fix_configures(
     finally:
         io.close()
     assert not lc.change("configure"), "still the same bad value"
+    # failed configures leave the constructor's int-for-double coercion in place
+    [result] = ros_client.set_parameters(process.fqn, {"diagnostics_period": 1})
+    assert result.successful, result.reason
     [result] = ros_client.set_parameters(process.fqn, {"max_faces": 4})
     assert result.successful, result.reason
     assert lc.change("configure") and lc.state() == "inactive"
@@ -291,3 +294,127 @@ def test_expression_publishers_are_managed_too(ros_client, lifecycle_node, topic
     ros_client.wait_for(lambda: expressions.subscription.get_publisher_count() == 0, WAIT_TIMEOUT,
                         "erin's Expression publisher to be destroyed", process)
     ros_client.destroy(expressions)
+
+
+def _list_parameters(client, fqn: str) -> set[str]:
+    """Names from the node's rcl_interfaces/srv/ListParameters service (what
+    `ros2 param list` shows)."""
+    from rcl_interfaces.srv import ListParameters
+    with client._lock:
+        service = client.node.create_client(ListParameters, f"{fqn}/list_parameters")
+    try:
+        assert service.wait_for_service(timeout_sec=WAIT_TIMEOUT), f"no {fqn}/list_parameters"
+        future = service.call_async(ListParameters.Request())
+        client.wait_for(future.done, WAIT_TIMEOUT, "list_parameters response")
+        return set(future.result().result.names)
+    finally:
+        with client._lock:
+            client.node.destroy_client(service)
+
+
+def test_parameters_exist_before_the_first_configure(ros_client, lifecycle_node):
+    """Issue 22 item 10: declared at construction (nav2 / ros2 demos style), so a
+    lifecycle manager can list and set them while unconfigured; read at configure."""
+    from valence_ros.core.parameters import SPECS
+    process, lc = lifecycle_node()
+    assert lc.state() == "unconfigured"
+    assert set(SPECS) <= _list_parameters(ros_client, process.fqn)
+    # a dynamic and a read-only (static) parameter, both settable before configure
+    results = ros_client.set_parameters(process.fqn, {"hysteresis": 0.05, "max_faces": 4})
+    assert all(r.successful for r in results), [r.reason for r in results]
+    [result] = ros_client.set_parameters(process.fqn, {"diagnostics_period": 1})  # int for a double
+    assert result.successful, result.reason
+    assert lc.change("configure") and lc.state() == "inactive"
+    assert ros_client.get_parameters(process.fqn, ["hysteresis", "max_faces"]) == [0.05, 4]
+    # The configured pipeline uses hysteresis 0.05: a threshold gap of 0.06 passes the
+    # cross-check (hysteresis < positive - negative), which the default 0.1 would refuse.
+    for name, value in (("positive_threshold", 0.0), ("negative_threshold", -0.06)):
+        [result] = ros_client.set_parameters(process.fqn, {name: value})
+        assert result.successful, result.reason
+    [result] = ros_client.set_parameters(process.fqn, {"negative_threshold": -0.04})
+    assert not result.successful and "hysteresis" in result.reason
+    # once configured, read-only parameters are refused; after cleanup, settable again
+    [result] = ros_client.set_parameters(process.fqn, {"max_faces": 5})
+    assert not result.successful and "while unconfigured" in result.reason
+    assert lc.change("cleanup")
+    [result] = ros_client.set_parameters(process.fqn, {"max_faces": 5})
+    assert result.successful, result.reason
+    assert "Traceback" not in process.output(), process.output()[-3000:]
+
+
+def _in_graph(client, name: str) -> bool:
+    return any(n == name for n, _ in client.node.get_node_names_and_namespaces())
+
+
+@pytest.mark.parametrize("state", ["unconfigured", "active"])
+def test_node_leaves_the_ros_graph_when_its_process_exits(ros_client, lifecycle_node, state):
+    """Issue 22 item 11: rclpy's LifecycleNode.destroy_node() left the state machine
+    (and with it the node handle) alive: the name stayed in the graph ~20 s after
+    exit 0. Seen here through rclpy's graph API from this (another) process."""
+    process, lc = lifecycle_node()
+    if state == "active":
+        assert lc.change("configure") and lc.change("activate")
+    ros_client.wait_for(lambda: _in_graph(ros_client, process.node_name), WAIT_TIMEOUT,
+                        "the node in the graph", process)
+    assert process.stop(signal.SIGINT) == 0
+    # generous, but well below the ~20 s the name stayed before the fix
+    ros_client.wait_for(lambda: not _in_graph(ros_client, process.node_name), 8.0,
+                        f"{process.node_name} to leave the ROS graph after its process exited")
+
+
+STORM_TRANSITIONS = int(os.environ.get("VALENCE_STORM_TRANSITIONS", "1000"))
+_NEXT = {"unconfigured": ["configure"], "inactive": ["activate", "cleanup"], "active": ["deactivate"]}
+_AFTER = {"configure": "inactive", "activate": "active", "cleanup": "unconfigured",
+          "deactivate": "inactive"}
+
+
+def test_transition_storm_under_load_logs_nothing_alarming(ros_client, lifecycle_node, topics):
+    """Issue 22 item 12: cleanup while timer and subscription callbacks are already
+    queued ran them on destroyed entities ("[FATAL] Exception in 'timers' callback:
+    cannot use Destroyable ..." and a traceback, counted in callback_errors). A seeded
+    storm of random valid transitions with frames at 500 Hz, the ROS4HRI outputs on
+    (when hri_msgs is importable), and the timers at their fastest (diagnostics every
+    0.1 s, the face expiry timer re-armed every 10 ms)."""
+    import random
+    from frame_publisher import Helper
+    try:
+        from conftest import require_hri_msgs
+        hri_msgs = require_hri_msgs()
+    except pytest.skip.Exception:
+        hri_msgs = None
+    hri = {"hri_expression": True, "hri_tracked_faces_topic": "/storm/tracked"} if hri_msgs else {}
+    process, lc = lifecycle_node({"diagnostics_period": 0.1, "face_timeout": 0.01,
+                                  "input_qos_reliability": "best_effort", "input_qos_depth": 10, **hri})
+    io = topics(process)
+    tracked = (ros_client.publisher("/storm/tracked", hri_msgs.IdsList) if hri_msgs else None)
+    publisher = Helper("publish", "--topic", process.topic("emotion_probabilities"), "--rate", "500",
+                       "--reliability", "best_effort", "--face-prefix", "storm")
+    try:
+        rng = random.Random(22)
+        state = "unconfigured"
+        assert lc.change("configure")
+        state = "inactive"
+        publisher.wait_line("matched")
+        for k in range(STORM_TRANSITIONS):
+            transition = rng.choice(_NEXT[state])
+            assert lc.change(transition), f"transition {k}: {transition} from {state} failed"
+            state = _AFTER[transition]
+            if tracked is not None:  # the face leaves and comes back: Expression publisher churn
+                tracked.publish(hri_msgs.IdsList(ids=["storm"] if k % 2 else []))
+        while state != "active":
+            transition = _NEXT[state][0]
+            assert lc.change(transition)
+            state = _AFTER[transition]
+        kv = io.status(lambda kv: kv.get("lifecycle_state") == "active" and "callback_errors" in kv
+                       and int(kv["messages_received"]) > 0, "an active status after the storm")
+        assert kv["callback_errors"] == "0", kv
+    finally:
+        publisher.stop()
+        publisher.close()
+        if tracked is not None:
+            ros_client.destroy(tracked)
+    assert lc.change("shutdown")
+    assert process.stop(signal.SIGINT) == 0
+    log = process.output()
+    for alarm in ("FATAL", "Traceback", "a callback raised", "Error occurred at"):
+        assert alarm not in log, log[max(0, log.find(alarm) - 2000):log.find(alarm) + 2000]

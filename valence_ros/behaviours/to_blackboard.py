@@ -47,10 +47,12 @@ class ValenceToBlackboard(_Subscriber):
             Valence, self.valence_topic, self._on_valence, valence_qos()))
 
     def _on_state(self, msg) -> None:
-        self.states.on_state(msg.face_id, msg.state, stamp_seconds(msg.header.stamp))
+        if self.state_accepted(msg):
+            self.states.on_state(msg.face_id, msg.state, stamp_seconds(msg.header.stamp))
 
     def _on_valence(self, msg) -> None:
-        self.valences.on_valence(msg.face_id, msg.valence, stamp_seconds(msg.header.stamp))
+        if self.valence_accepted(msg):
+            self.valences.on_valence(msg.face_id, msg.valence, stamp_seconds(msg.header.stamp))
 
     def _write(self, face_id: str, state: int, valence) -> None:
         state_key, valence_key, face_key = self.keys

@@ -13,6 +13,7 @@ setup.cfg enforces it).
     params_file    read a ROS 2 params YAML for one node exactly as rcl does
     hri_expression ROS4HRI Expression: dominant emotion, per-face topic names
     tracked_list   which faces left a tracked-faces list
+    output_contract what valence_node sends (checked by behaviour-tree subscribers)
     throttle       one warning per period per key, counting what was held back
 """
 from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS

@@ -98,8 +98,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("hri_expression", False,
               "Also publish hri_msgs/Expression per face on hri_expression_topic (ROS4HRI)."),
     ParamSpec("hri_expression_topic", DEFAULT_TOPIC_PATTERN,
-              "Per-face Expression topic; {face_id} is replaced by the face_id (or its "
-              "sanitised name when it is not a valid topic token)."),
+              "Per-face Expression topic; {face_id} is replaced by the face_id, or by its "
+              "sanitised name (SHA-1 suffix) when it is not a valid topic token of at most 64 "
+              "characters or looks like a sanitised name."),
     ParamSpec("hri_tracked_faces_topic", "",
               "hri_msgs/IdsList of tracked faces (ROS4HRI: /humans/faces/tracked); a face that "
               "leaves the list is forgotten at once. Empty = off."),

@@ -7,4 +7,5 @@
     diagnostics      the /diagnostics status of one period
     state_publisher  valence_state: latched latest state per face, UNKNOWN for gone faces
     executor         executor choice, the spin loop and signal handling
+    rclpy_private    every private rclpy member we rely on, in one place (canary-tested)
 """

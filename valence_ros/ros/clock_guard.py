@@ -10,12 +10,14 @@ and reported in a throttled warning; the node clock keeps its last valid time.
 
 The wrapper is also what the time source subscribes with when use_sim_time is
 switched on at runtime. It relies on rclpy's TimeSource internals (Node._time_source,
-TimeSource.clock_callback and _clock_sub, rclpy 9.x); where they are missing it does
-nothing and the spin loop's catch is the remaining safety net.
+TimeSource.clock_callback and _clock_sub; reached through ros/rclpy_private.py);
+where they are missing it does nothing and the spin loop's catch is the remaining
+safety net.
 """
 from __future__ import annotations
 
 from valence_ros.core.throttle import WarnThrottle
+from valence_ros.ros.rclpy_private import clock_subscription, time_source
 
 
 class ClockGuard:
@@ -25,7 +27,7 @@ class ClockGuard:
         self._logger = node.get_logger()
         self._throttle = WarnThrottle(warn_period)
         self.rejected = 0
-        source = getattr(node, "_time_source", None)
+        source = time_source(node)
         original = getattr(source, "clock_callback", None)
         if original is None:
             return
@@ -37,7 +39,7 @@ class ClockGuard:
                 self._reject(msg, error)
 
         source.clock_callback = guarded  # used by a later _subscribe_to_clock_topic()
-        subscription = getattr(source, "_clock_sub", None)
+        subscription = clock_subscription(source)
         if subscription is not None:  # use_sim_time was true at startup
             subscription.callback = guarded
 

@@ -57,12 +57,14 @@ class ExpressionOutput:
         self._max_faces = max_faces
         self._is_tracked = is_tracked
         self._publishers: dict[str, object] = {}
+        self._topics: dict[str, str] = {}  # topic -> the face_id publishing on it
         # The message's own constants (in hri_msgs 2.x they equal the canonical names).
         self._names = tuple(getattr(expression_type, name.upper()) for name in EMOTIONS)
         self._msg = expression_type()
         self._msg.arousal = 0.0  # not estimated by this model (README "ROS4HRI")
         self.created = 0
         self.destroyed = 0
+        self.topic_collisions = 0  # frames of a face whose topic another tracked face has
 
     def __len__(self) -> int:
         return len(self._publishers)
@@ -75,8 +77,15 @@ class ExpressionOutput:
         if publisher is None:
             if len(self._publishers) >= self._max_faces:  # a face was evicted for this one
                 self.prune(self._is_tracked)
-            publisher = self._create(self._type, self.topic_of(face_id), HRI_QOS)
+            topic = self.topic_of(face_id)
+            if topic in self._topics:
+                # Two ids whose SHA-1 share 32 bits (see core.hri_expression): never two
+                # faces on one topic; the later one gets no Expression while both are tracked.
+                self.topic_collisions += 1
+                return
+            publisher = self._create(self._type, topic, HRI_QOS)
             self._publishers[face_id] = publisher
+            self._topics[topic] = face_id
             self.created += 1
         index, confidence = dominant_emotion(probabilities)
         msg = self._msg
@@ -90,6 +99,7 @@ class ExpressionOutput:
         for face_id in face_ids:
             publisher = self._publishers.pop(face_id, None)
             if publisher is not None:
+                self._topics.pop(self.topic_of(face_id), None)
                 self._destroy(publisher)
                 self.destroyed += 1
 
@@ -102,11 +112,12 @@ class ExpressionOutput:
 
 
 def start_hri(node, values: dict):
-    """(ExpressionOutput or None, TrackedList or None) as the parameters ask, created
-    through the node's publisher hooks; the tracked-faces subscription calls
-    node._on_tracked_faces. Raises StartupError when hri_msgs is needed but missing."""
+    """(ExpressionOutput or None, TrackedList or None, the tracked-faces subscription or
+    None) as the parameters ask, created through the node's publisher hooks; the
+    subscription calls node._on_tracked_faces (through node._pipeline_callback).
+    Raises StartupError when hri_msgs is needed but missing."""
     if not uses_hri(values):
-        return None, None
+        return None, None, None
     msgs = import_hri_msgs(values)
     output = None
     if values["hri_expression"]:
@@ -114,12 +125,13 @@ def start_hri(node, values: dict):
             msgs.Expression, values["hri_expression_topic"], node._make_publisher,
             node._remove_publisher, int(values["max_faces"]),
             lambda face_id: node._tracker.state_of(face_id) is not None)
-    tracked = None
+    tracked = subscription = None
     if values["hri_tracked_faces_topic"]:
         tracked = TrackedList()
-        node.create_subscription(msgs.IdsList, values["hri_tracked_faces_topic"],
-                                 node._on_tracked_faces, HRI_QOS)
-    return output, tracked
+        subscription = node.create_subscription(
+            msgs.IdsList, values["hri_tracked_faces_topic"],
+            node._pipeline_callback(node._on_tracked_faces, takes_message=True), HRI_QOS)
+    return output, tracked, subscription
 
 
 def hri_diagnostics(output: ExpressionOutput | None, tracked: TrackedList | None) -> list:
@@ -127,8 +139,10 @@ def hri_diagnostics(output: ExpressionOutput | None, tracked: TrackedList | None
     from diagnostic_msgs.msg import KeyValue
     values = []
     if output is not None:
-        values.append(KeyValue(key="hri_expression_publishers", value=str(len(output))))
+        values += [KeyValue(key="hri_expression_publishers", value=str(len(output))),
+                   KeyValue(key="hri_topic_collisions", value=str(output.topic_collisions))]
     if tracked is not None:
         values += [KeyValue(key="hri_tracked_lists", value=str(tracked.lists)),
-                   KeyValue(key="hri_faces_left", value=str(tracked.left))]
+                   KeyValue(key="hri_faces_left", value=str(tracked.left)),
+                   KeyValue(key="hri_ids_refused", value=str(tracked.ids_refused))]
     return values

@@ -3,7 +3,10 @@
 Same default name (valence_node), parameters, topics and behaviour once active;
 the processing is ValencePipeline (ros/node.py), built at configure:
 
-  configure   declare/validate the parameters, load the model, create topics and
+  (construction) every parameter is declared (a bad override untyped), as
+              nav2's and ros2/demos' lifecycle nodes do: a lifecycle manager or
+              `ros2 param set` can list and set them all before the first configure.
+  configure   read and validate the parameters, load the model, create topics and
               timers. A bad value or an unloadable model: FAILURE, logged with
               the plain node's one-line startup reason; the node stays
               unconfigured (parameters stay declared, a bad one untyped, so
@@ -37,6 +40,7 @@ from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.node import NODE_NAME, ValencePipeline
 from valence_ros.ros.node_parameters import StartupError, coerce_parameters, declare_parameters
+from valence_ros.ros.rclpy_private import destroy_lifecycle_state_machine
 
 UNCONFIGURED_DIAGNOSTICS_PERIOD = 1.0  # s; before configure no parameter is known
 
@@ -48,6 +52,12 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         LifecycleNode.__init__(self, node_name, **kwargs)
+        try:
+            declare_parameters(self, managed=True)
+        except StartupError:
+            pass  # a bad value stays declared (untyped); configure reports it and fails
+        # `ros2 param set ... hysteresis 1` (an integer) works while unconfigured too
+        self.add_pre_set_parameters_callback(coerce_parameters)
         warn_period = float(SPECS["warning_throttle_period"].default)  # no parameters yet
         self._clock_guard = ClockGuard(self, warn_period)
         self.callback_errors = CallbackErrors(self.get_logger(), warn_period)
@@ -58,7 +68,9 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._lifecycle_diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._idle_timer = self.create_timer(UNCONFIGURED_DIAGNOSTICS_PERIOD,
                                              self._publish_unconfigured_status)
-        self._owned = None  # entities that exist before configure (kept by cleanup)
+        self._state = "unconfigured"  # lifecycle state, see _entered
+        self._generation = 0  # configure count, see _pipeline_callback
+        self._clear_pipeline_handles()
         self.get_logger().info("unconfigured; waiting for the configure transition")
 
     # --- ValencePipeline hooks ----------------------------------------------------
@@ -83,6 +95,28 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
                 self._n_inactive += 1
         return while_active
 
+    def _pipeline_callback(self, callback, takes_message: bool = False):
+        """Runs `callback` only while the pipeline that created it is configured. The
+        EventsExecutor may already hold a timer's or a subscription's next callback
+        when cleanup destroys it; that callback then runs after the cleanup (or after
+        a new configure) and must touch nothing. (Timer callbacks take no argument:
+        rclpy would pass a TimerInfo to one that accepts it.)"""
+        generation = self._generation
+
+        def live() -> bool:
+            return self._configured and self._generation == generation
+
+        if takes_message:
+            def message_while_configured(msg) -> None:
+                if live():
+                    callback(msg)
+            return message_while_configured
+
+        def while_configured() -> None:
+            if live():
+                callback()
+        return while_configured
+
     def _diagnostics_publisher(self):
         return self._lifecycle_diag_pub
 
@@ -94,13 +128,20 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
             status.message = f"{state}: not processing; {status.message}"
 
     # --- transitions -------------------------------------------------------------
+    # Each callback records the state it leads to on SUCCESS (rclpy has no public
+    # query of the current state; its state machine is private).
 
     @property
     def lifecycle_state(self) -> str:
-        return self._state_machine.current_state[1]
+        return self._state
+
+    def _entered(self, result: TransitionCallbackReturn, state: str) -> TransitionCallbackReturn:
+        if result == TransitionCallbackReturn.SUCCESS:
+            self._state = state
+        return result
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._owned = self._entities()
+        self._generation += 1  # callbacks of an earlier configure stay no-ops
         try:
             self._build_pipeline()
         except StartupError as error:
@@ -112,35 +153,48 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._last_failure = ""
         self.log_ready()
         self._idle_timer.cancel()
-        return super().on_configure(state)
+        return self._entered(super().on_configure(state), "inactive")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # enables the lifecycle publishers
         if result == TransitionCallbackReturn.SUCCESS:
             self._processing = True
             self.get_logger().info("active: processing frames")
-        return result
+        return self._entered(result, "active")
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing(DEACTIVATED)
         self.get_logger().info("inactive: frames are counted, not processed")
-        return super().on_deactivate(state)
+        return self._entered(super().on_deactivate(state), "inactive")
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_pipeline()
         self._idle_timer.reset()
-        return super().on_cleanup(state)
+        return self._entered(super().on_cleanup(state), "unconfigured")
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing(SHUTDOWN)
         self._release_pipeline()
         self._idle_timer.cancel()
-        return super().on_shutdown(state)
+        return self._entered(super().on_shutdown(state), "finalized")
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition callback raised: release everything; SUCCESS leads to unconfigured."""
+        self._processing = False
+        self._release_pipeline()
+        self._idle_timer.reset()
+        return self._entered(super().on_error(state), "unconfigured")
 
     def before_exit(self, timeout_s: float = 1.0) -> None:
         """Process end (SIGINT/SIGTERM): an active node says UNKNOWN for its faces first
         (an inactive one has none: deactivate forgot them)."""
         self._stop_processing(SHUTDOWN, timeout_s)
+
+    def destroy_node(self) -> None:
+        """Node.destroy_node, then the lifecycle state machine rclpy leaves alive (it
+        holds the node handle: the node stayed in the ROS graph ~20 s after exit)."""
+        super().destroy_node()
+        destroy_lifecycle_state_machine(self)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -151,36 +205,35 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         self._processing = False
         self._forget_all_faces(reason, timeout_s)
 
-    def _entities(self) -> dict[str, set]:
-        return {"publishers": set(self.publishers), "subscriptions": set(self.subscriptions),
-                "timers": set(self.timers), "clients": set(self.clients),
-                "services": set(self.services)}
-
     def _release_pipeline(self) -> None:
-        """Destroy what configure created (also after a configure that failed half-way)."""
-        owned = self._owned or self._entities()
-        now = self._entities()
-        for publisher in now["publishers"] - owned["publishers"]:
-            self._remove_publisher(publisher)
-        for subscription in now["subscriptions"] - owned["subscriptions"]:
-            self.destroy_subscription(subscription)
-        for timer in now["timers"] - owned["timers"]:
-            self.destroy_timer(timer)
-        jump_handle = getattr(self, "_jump_handle", None)
-        if jump_handle is not None:
-            jump_handle.unregister()
-            self._jump_handle = None
-        for remove, callback in (
-                (self.remove_pre_set_parameters_callback, coerce_parameters),
-                (self.remove_on_set_parameters_callback, self._on_set_parameters),
-                (self.remove_post_set_parameters_callback, self._after_set_parameters)):
-            try:
-                remove(callback)
-            except ValueError:  # not registered (configure failed before registering it)
-                pass
-        self._model = self._predict = None
-        self._hri_output = self._tracked_list = self._states = None
+        """Destroy what configure created, each by its handle (ros2/demos lifecycle_py
+        style); after a configure that failed half-way, the handles not created yet
+        are None."""
+        # Race-free teardown (all in the executor thread: transitions are service
+        # callbacks): callbacks gated first (_pipeline_callback, _input_callback), timers
+        # cancelled (a dispatch the executor already queued is then skipped), then destroyed.
         self._configured = False
+        self._processing = False
+        for timer in (self._diag_timer, self._expiry_timer):
+            if timer is not None:
+                timer.cancel()
+                self.destroy_timer(timer)
+        for subscription in (self._sub, self._hri_sub):
+            if subscription is not None:
+                self.destroy_subscription(subscription)
+        if self._hri_output is not None:
+            self._hri_output.close()
+        if self._states is not None:
+            self._states.close(self._remove_publisher)
+        if self._valence_pub is not None:
+            self._remove_publisher(self._valence_pub)
+        if self._jump_handle is not None:
+            self._jump_handle.unregister()
+        # those configure registered (none when it failed before); the constructor's
+        # coerce_parameters stays
+        for remove, callback in self._parameter_callbacks or ():
+            remove(callback)
+        self._clear_pipeline_handles()
 
     def _publish_unconfigured_status(self) -> None:
         if self._configured:

@@ -54,6 +54,7 @@ from std_msgs.msg import Float32MultiArray, Header
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.face_tracker import CLOCK_RESET, LEFT, SHUTDOWN, FaceTracker
 from valence_ros.core.labels import LabelError, LabelMap, LabelMapCache, describe_labels
+from valence_ros.core.output_contract import MAX_ID_LENGTH
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.core.throttle import WarnThrottle
@@ -78,10 +79,10 @@ NODE_NAME = "valence_node"
 # "undecodable": not well-formed CDR (input_decoding = cdr; rclpy drops such a message unseen).
 NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "undecodable")
 
-# A face_id or header.frame_id longer than this is refused (id_too_long): each
-# tracked face keeps its id, and its latest ValenceState (id and header) stays in
-# the latched history, so this bounds what max_faces faces can hold (issue 11).
-MAX_ID_LENGTH = 256  # characters
+# A face_id or header.frame_id longer than MAX_ID_LENGTH (core.output_contract) is
+# refused (id_too_long): each tracked face keeps its id, and its latest ValenceState
+# (id and header) stays in the latched history, so this bounds what max_faces faces
+# can hold (issue 11).
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
 _MAX_WARNED_LABEL_SETS = 256
@@ -98,6 +99,16 @@ class ValencePipeline:
     # --- hooks (ValenceNode: plain entities; ValenceLifecycleNode overrides them)
     static_parameter_hint = "set it at startup"
 
+    # What _build_pipeline creates, by name: the lifecycle node's cleanup destroys
+    # exactly these (None: not created, e.g. after a configure that failed half-way).
+    PIPELINE_HANDLES = ("_model", "_predict", "_valence_pub", "_states", "_hri_output",
+                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry_timer",
+                        "_jump_handle", "_parameter_callbacks")
+
+    def _clear_pipeline_handles(self) -> None:
+        for name in self.PIPELINE_HANDLES:
+            setattr(self, name, None)
+
     def _declare_parameter_table(self) -> dict:
         return declare_parameters(self)
 
@@ -110,6 +121,11 @@ class ValencePipeline:
     def _input_callback(self, callback):
         return callback
 
+    def _pipeline_callback(self, callback, takes_message: bool = False):
+        """Wraps the pipeline's timer and tracked-faces callbacks (the lifecycle node:
+        a no-op once cleanup released the pipeline that created them)."""
+        return callback
+
     def _diagnostics_publisher(self):
         return self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
@@ -120,6 +136,7 @@ class ValencePipeline:
 
     def _build_pipeline(self) -> None:
         """Everything the node needs to process frames. Raises StartupError."""
+        self._clear_pipeline_handles()
         values = self._declare_parameter_table()
         self._values = values
         self._sum_tolerance = float(values["sum_tolerance"])
@@ -177,7 +194,7 @@ class ValencePipeline:
         self._diag_pub = self._diagnostics_publisher()
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
         # ROS4HRI (ros/hri.py): per-face Expression output, tracked-faces input.
-        self._hri_output, self._tracked_list = start_hri(self, values)
+        self._hri_output, self._tracked_list, self._hri_sub = start_hri(self, values)
 
         # --- input ----------------------------------------------------------------------
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
@@ -206,9 +223,9 @@ class ValencePipeline:
         # clock, so with use_sim_time faces time out in simulated seconds.
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
-                                             self._publish_diagnostics, clock=self._steady)
+                                             self._pipeline_callback(self._publish_diagnostics),
+                                             clock=self._steady)
         self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
-        self._expiry_timer = None
         self._make_expiry_timer()
         # A backward jump of the node clock (bag loop, simulator reset) would make
         # every face's next frames "out of order" until the clock caught up: forget
@@ -221,6 +238,10 @@ class ValencePipeline:
         self.add_pre_set_parameters_callback(coerce_parameters)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
+        self._parameter_callbacks = (  # (remove, callback) pairs, for a lifecycle cleanup
+            (self.remove_pre_set_parameters_callback, coerce_parameters),
+            (self.remove_on_set_parameters_callback, self._on_set_parameters),
+            (self.remove_post_set_parameters_callback, self._after_set_parameters))
         self._ready_line = (
             f"ready: input {self._sub.topic_name} ({self._input_type}, "
             f"decoding {self._input_decoding}, "
@@ -378,8 +399,10 @@ class ValencePipeline:
 
     def _make_expiry_timer(self) -> None:
         if self._expiry_timer is not None:
+            self._expiry_timer.cancel()  # an expiry already queued by the executor is skipped
             self.destroy_timer(self._expiry_timer)
-        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]), self._expire_faces,
+        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]),
+                                               self._pipeline_callback(self._expire_faces),
                                                autostart=False)  # node clock
         if len(self._tracker):
             self._arm_expiry(self._clock.now().nanoseconds)

@@ -21,6 +21,8 @@ from rclpy.exceptions import (
 )
 from rclpy.parameter import Parameter
 
+from valence_ros.ros.rclpy_private import parameter_overrides
+
 from valence_ros.core.parameters import (
     PARAMETERS,
     SPECS,
@@ -136,7 +138,7 @@ def given_value(node, name: str) -> Any:
 
 
 def _warn_unknown_overrides(node) -> None:
-    overrides = getattr(node, "_parameter_overrides", None) or {}
+    overrides = parameter_overrides(node)
     unknown = unknown_parameter_names(overrides)
     if unknown:
         node.get_logger().warning(

@@ -75,6 +75,11 @@ class StatePublisher:
     def forget(self) -> None:
         self._history.clear()
 
+    def close(self, destroy_publisher: Callable) -> None:
+        """Destroy the publisher with `destroy_publisher` (the node's matching hook)."""
+        self._history.clear()
+        destroy_publisher(self._publisher)
+
     def _send(self, face_id: str, msg) -> None:
         history = self._history
         history.pop(face_id, None)
