@@ -28,6 +28,7 @@ from valence_ros.ros.node_parameters import (
     is_int_for_float,
     parameter_descriptor,
 )
+from valence_ros.ros.rclpy_private import parameter_overrides
 
 __all__ = ["FER_DEFAULTS", "FER_PARAMETERS", "FER_SPECS", "declare_fer_parameters",
            "validate_fer_parameters"]
@@ -64,7 +65,7 @@ def declare_fer_parameters(node) -> dict[str, Any]:
         values = validate_fer_parameters(values)
     except ParameterError as error:
         raise StartupError(str(error)) from None
-    overrides = getattr(node, "_parameter_overrides", None) or {}
+    overrides = parameter_overrides(node)
     unknown = sorted(name for name in set(overrides) - set(FER_SPECS) - {"use_sim_time"}
                      if not name.startswith("qos_overrides."))
     if unknown:
