@@ -16,7 +16,8 @@ from itertools import repeat
 import py_trees
 import pytest
 
-from conftest import HAPPY, NEUTRAL, SAD, NodeSession
+from helpers.inputs import HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession
 from valence_ros.behaviours import ValenceAbove, ValenceBelow, ValenceStateIs, ValenceToBlackboard
 
 pytestmark = pytest.mark.ros

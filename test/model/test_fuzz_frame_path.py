@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_frames import FUZZ, FramePath, check_output, frames
+from helpers.fuzz_frames import FUZZ, FramePath, check_output, frames
 from valence_ros.model.fast_inference import FastRegressor
 
 SOAK = os.environ.get("VALENCE_SOAK") == "1"

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from hostile_files import model_files
+from helpers.hostile_files import model_files
 from valence_ros.model.fast_inference import FastRegressor
 from valence_ros.model.mlp import load_regressor
 from valence_ros.model.weights_file import ModelLoadError

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_files import make_fifo, make_sparse, model_files
+from helpers.hostile_files import make_fifo, make_sparse, model_files
 from test_analyze_cli import ep_topic, no_leftovers, session, write_bag
 
 SOAK = os.environ.get("VALENCE_SOAK") == "1"
@@ -180,7 +180,7 @@ def test_no_helper_thread_outlives_main(tmp_path):
     """Deterministic form of the exit crash: after main() returns - on a bad bag, with the
     shipped weights or with a model_path file that makes the loader import torch for ~1 s -
     no helper thread may still be running into interpreter shutdown."""
-    from hostile_files import good_torch_weights
+    from helpers.hostile_files import good_torch_weights
     (tmp_path / "empty.db3").write_bytes(b"")
     weights = good_torch_weights(tmp_path / "m" / "w.pt")
     params = _params(tmp_path / "p.yaml", f"/**:\n  ros__parameters:\n    model_path: '{weights}'\n")

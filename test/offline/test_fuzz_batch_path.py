@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_frames import FACE_STAMP_NOW, FUZZ, VALUE_KINDS, FramePath, label_lists, make_values
+from helpers.fuzz_frames import FACE_STAMP_NOW, FUZZ, VALUE_KINDS, FramePath, label_lists, make_values
 from valence_ros.core.parameters import validate_parameters
 from valence_ros.model.fast_inference import FastRegressor
 from valence_ros.offline.pipeline import REASONS, FrameBatch, OfflinePipeline

@@ -17,7 +17,9 @@ import pytest
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from conftest import BASE_STAMP_NS, installed_share_dir, state_qos
+from helpers.inputs import BASE_STAMP_NS
+from helpers.install import installed_share_dir
+from helpers.ros_clients import state_qos
 from valence_ros.offline.bag_reader import typestore
 from valence_ros.cdr import EMOTION_PROBABILITIES
 

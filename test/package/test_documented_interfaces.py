@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NodeSession
+from helpers.ros_clients import NodeSession
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require_hri_msgs
+from helpers.install import REPO, require_hri_msgs
 
 # hri_msgs 2.3.2 built with the Kilted generators (issue 10).
 REAL_HASHES = {

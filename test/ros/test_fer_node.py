@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import WAIT_TIMEOUT
+from helpers.processes import WAIT_TIMEOUT
 from fer_helpers import FER_LABELS, fer_statuses, image_msg, stamp_ns_of, start_fer
 
 pytestmark = pytest.mark.ros
@@ -407,7 +407,7 @@ def test_fer_node_runs_with_the_launch_command_line(ros_client, node_process):
     """The argv launch_ros builds for fer:=image namespace:=<ns>: the installed params
     file's /**/valence_fer_node section in effect, input_mode from the launch argument,
     topics under the namespace."""
-    from conftest import installed_share_dir
+    from helpers.install import installed_share_dir
     import yaml
     params_file = installed_share_dir() / "config" / "valence.yaml"
     fer = start_fer(node_process, {"input_mode": "image"}, namespace="/launch_fer",

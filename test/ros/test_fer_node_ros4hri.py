@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import env_without_hri_msgs, require_hri_msgs
+from helpers.install import env_without_hri_msgs, require_hri_msgs
 from fer_helpers import FER_LABELS, fer_statuses, image_msg, stamp_ns_of, start_fer
 
 pytestmark = pytest.mark.ros

@@ -9,15 +9,10 @@ import hashlib
 
 import pytest
 
-from conftest import (
-    BASE_STAMP_NS,
-    HAPPY,
-    SAD,
-    WAIT_TIMEOUT,
-    NodeSession,
-    env_without_hri_msgs,
-    require_hri_msgs,
-)
+from helpers.inputs import BASE_STAMP_NS, HAPPY, SAD
+from helpers.install import env_without_hri_msgs, require_hri_msgs
+from helpers.processes import WAIT_TIMEOUT
+from helpers.ros_clients import NodeSession
 
 pytestmark = pytest.mark.ros
 
@@ -201,7 +196,7 @@ def test_an_id_that_looks_like_a_sanitised_name_gets_its_own_topic(hri, ros_clie
 def test_ids_whose_sanitised_names_collide_never_share_a_topic(hri, ros_client):
     """The one documented limit (32-bit SHA-1 prefix collision): the second face gets
     no Expression while the first is tracked, counted as hri_topic_collisions."""
-    from conftest import colliding_face_ids
+    from helpers.inputs import colliding_face_ids
     from valence_ros.core.hri_expression import topic_token
     session, _, _ = hri
     first, second = colliding_face_ids()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, SAD, WAIT_TIMEOUT, state_qos
+from helpers.inputs import BASE_STAMP_NS, HAPPY, SAD
+from helpers.processes import WAIT_TIMEOUT
+from helpers.ros_clients import state_qos
 
 pytestmark = pytest.mark.ros
 
@@ -276,7 +278,7 @@ def test_sigint_in_any_state_exits_cleanly(ros_client, lifecycle_node, state):
 def test_expression_publishers_are_managed_too(ros_client, lifecycle_node, topics):
     """hri_expression on the lifecycle node: a face's Expression publisher, created
     while active, publishes at once; deactivate destroys it with the face."""
-    from conftest import require_hri_msgs
+    from helpers.install import require_hri_msgs
     msgs = require_hri_msgs()
     process, lc = lifecycle_node({"hri_expression": True, "smoothing_time_constant": 0.0})
     io = topics(process)
@@ -378,7 +380,7 @@ def test_transition_storm_under_load_logs_nothing_alarming(ros_client, lifecycle
     import random
     from frame_publisher import Helper
     try:
-        from conftest import require_hri_msgs
+        from helpers.install import require_hri_msgs
         hri_msgs = require_hri_msgs()
     except pytest.skip.Exception:
         hri_msgs = None

@@ -14,7 +14,8 @@ import random
 import numpy as np
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession
+from helpers.inputs import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession
 
 pytestmark = pytest.mark.ros
 

@@ -15,7 +15,8 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NodeSession
+from helpers.inputs import BASE_STAMP_NS, HAPPY
+from helpers.ros_clients import NodeSession
 from valence_ros.cdr import EMOTION_PROBABILITIES, decode_replacing
 from valence_ros.offline.bag_reader import typestore
 

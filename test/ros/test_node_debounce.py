@@ -11,7 +11,8 @@ import csv
 
 import pytest
 
-from conftest import HAPPY, NEUTRAL, SAD, NodeSession
+from helpers.inputs import HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession
 from valence_ros.offline.analyze import main as analyze
 
 pytestmark = pytest.mark.ros

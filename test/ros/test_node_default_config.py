@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, SAD, NodeSession
+from helpers.inputs import BASE_STAMP_NS, HAPPY, SAD
+from helpers.ros_clients import NodeSession
 
 pytestmark = pytest.mark.ros
 
@@ -158,7 +159,7 @@ def test_integer_for_float_accepted_and_unknown_parameter_warned(ros_client, nod
 
 @pytest.mark.parametrize("model_path", ["/nonexistent/weights.pt", "CONFIG_YAML"])
 def test_bad_model_path_exits_with_one_line(node_process, model_path):
-    from conftest import installed_share_dir
+    from helpers.install import installed_share_dir
     if model_path == "CONFIG_YAML":  # exists, but is not a weights file
         model_path = str(installed_share_dir() / "config" / "valence.yaml")
     process = node_process({"model_path": model_path})

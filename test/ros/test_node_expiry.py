@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NodeSession, SAD, SimClock
+from helpers.inputs import BASE_STAMP_NS, HAPPY, SAD
+from helpers.ros_clients import NodeSession, SimClock
 
 pytestmark = pytest.mark.ros
 

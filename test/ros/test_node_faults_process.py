@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import NodeSession
+from helpers.ros_clients import NodeSession
 from frame_publisher import Helper
 from test_node_fuzz import rss_mb
 

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NodeSession, statuses_of
+from helpers.inputs import BASE_STAMP_NS, HAPPY
+from helpers.ros_clients import NodeSession, statuses_of
 
 pytestmark = pytest.mark.ros
 
@@ -167,7 +168,8 @@ def test_unparsable_params_file_is_one_line_on_stderr(node_process, tmp_path, te
 
 def test_unknown_ros_argument_is_named():
     import os
-    from conftest import NodeProcess, require_install
+    from helpers.install import require_install
+    from helpers.processes import NodeProcess
     process = NodeProcess([str(require_install()), "--ros-args", "--no-such-flag"], dict(os.environ))
     try:
         assert process.wait_exit() == 2

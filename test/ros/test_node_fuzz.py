@@ -23,7 +23,7 @@ import os
 
 import pytest
 
-from conftest import NodeSession
+from helpers.ros_clients import NodeSession
 from hostile_messages import HostileMessages
 
 pytestmark = pytest.mark.ros

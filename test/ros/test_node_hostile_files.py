@@ -1,5 +1,5 @@
 """The installed valence_node given hostile files (issue 11, defects 3 and 6): every model_path
-of test/hostile_files.py (FIFOs, devices, sparse multi-GB files, code-carrying pickles,
+of test/helpers/hostile_files.py (FIFOs, devices, sparse multi-GB files, code-carrying pickles,
 truncated/garbage/NaN weights, directories, a FIFO config.json) and hostile --params-file
 paths: exit code 2 with one line naming the problem, no hang, no code run. A FIFO used to
 block the node in open() forever, deaf to SIGINT and SIGTERM."""
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from hostile_files import make_fifo, make_sparse, model_files
+from helpers.hostile_files import make_fifo, make_sparse, model_files
 
 pytestmark = pytest.mark.ros
 EXIT_TIMEOUT = 90   # s: startup imports torch for .pt files; a blocked open fails here

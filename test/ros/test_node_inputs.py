@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession, statuses_of
+from helpers.inputs import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession, statuses_of
 
 pytestmark = pytest.mark.ros
 

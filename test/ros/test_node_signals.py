@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from conftest import NodeProcess, installed_share_dir, require_install
+from helpers.install import installed_share_dir, require_install
+from helpers.processes import NodeProcess
 
 pytestmark = pytest.mark.ros
 

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import NodeSession, state_qos
+from helpers.ros_clients import NodeSession, state_qos
 from frame_publisher import Helper
 from test_node_fuzz import rss_mb
 

@@ -12,7 +12,8 @@ import functools
 import numpy as np
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD, NodeSession, state_qos
+from helpers.inputs import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession, state_qos
 
 pytestmark = pytest.mark.ros
 

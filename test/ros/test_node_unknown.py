@@ -11,7 +11,8 @@ import signal
 
 import pytest
 
-from conftest import BASE_STAMP_NS, HAPPY, NEUTRAL, NodeSession, SAD, SimClock, state_qos
+from helpers.inputs import BASE_STAMP_NS, HAPPY, NEUTRAL, SAD
+from helpers.ros_clients import NodeSession, SimClock, state_qos
 
 pytestmark = pytest.mark.ros
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, WAIT_TIMEOUT
+from helpers.install import REPO
+from helpers.processes import WAIT_TIMEOUT
 
 pytestmark = pytest.mark.ros
 
