@@ -138,6 +138,8 @@ lint: $(REQ_STAMP)
 	@echo "[lint] import contract (setup.cfg [importlinter])"
 	@cd "$(ROOT)" && PYTHONPATH="$(ROOT)" "$(VENV)/bin/lint-imports" --config setup.cfg --no-cache --no-logo \
 	  || { echo "[lint] FAILED: import contract broken (see above)" >&2; exit 1; }
+	@echo "[lint] mypy (mypy.ini: core, cdr, model)"
+	@cd "$(ROOT)" && "$(VENV)/bin/mypy" --config-file mypy.ini || { echo "[lint] FAILED: mypy" >&2; exit 1; }
 
 # Test-only interface packages (test/fixtures/, ignored by colcon through
 # test/fixtures/COLCON_IGNORE unless named by --paths): built into their own

@@ -72,12 +72,12 @@ def gather_rows(buffer: np.ndarray, offsets: np.ndarray, length: int) -> np.ndar
     return windows[offsets]
 
 
-def _distinct(column: np.ndarray, limit: int = 8):
+def _distinct(column: np.ndarray, limit: int = 8) -> tuple[list[Any], np.ndarray]:
     """(distinct values, inverse int array): a few comparison passes when there are
     few distinct values (the usual case: a handful of faces), else np.unique."""
     n = len(column)
-    inverse = np.full(n, -1, dtype=np.int32)
-    values = []
+    inverse: np.ndarray = np.full(n, -1, dtype=np.int32)
+    values: list[Any] = []
     start = 0
     while start < n and len(values) < limit:
         value = column[start]
@@ -201,7 +201,7 @@ class BatchDecoder:
     def _walk(self, idx, rows, slow):
         """Partition rows by layout; yields (idx, rows, fields) per uniform layout."""
         width = rows.shape[1]
-        stack = [(idx, rows, 0, self.items, {})]
+        stack: list[tuple[Any, ...]] = [(idx, rows, 0, self.items, {})]
         while stack:
             idx, sub, pos, items, fields = stack.pop()
             if len(idx) < SMALL_PARTITION:
@@ -392,6 +392,6 @@ class BatchDecoder:
             entry[0].append(i)
             entry[1].append(values)
             self.slow_rows += 1
-        for count, (idx, values) in by_count.items():
+        for count, (idx, rows_values) in by_count.items():
             out.blocks.append((np.asarray(idx, dtype=np.int64),
-                               np.stack(values).reshape(len(idx), count)))
+                               np.stack(rows_values).reshape(len(idx), count)))

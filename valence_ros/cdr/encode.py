@@ -9,7 +9,10 @@ Pure module: numpy only.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _pad4(n: int) -> int:
@@ -32,7 +35,7 @@ def _template(frame: bytes, face: bytes, state_message: bool) -> tuple[np.ndarra
     return row, tail
 
 
-def _check_stamps(sec, nanosec) -> None:
+def _check_stamps(sec: np.ndarray, nanosec: np.ndarray) -> None:
     """builtin_interfaces/Time holds sec as int32 and nanosec as uint32: refuse
     (ValueError) values that would wrap, instead of writing a wrong stamp."""
     for name, column, low, high in (("sec", sec, -2**31, 2**31 - 1), ("nanosec", nanosec, 0, 2**32 - 1)):
@@ -101,14 +104,16 @@ def _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, state_message, a, b
     return buffer, offsets, sizes
 
 
-def split_stamp(stamp_ns):
+def split_stamp(stamp_ns: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(sec, nanosec) int64 arrays of integer-nanosecond stamps (nanosec in [0, 1e9))."""
     stamp_ns = np.asarray(stamp_ns, dtype=np.int64)
     sec = np.floor_divide(stamp_ns, 1_000_000_000)
     return sec, stamp_ns - sec * 1_000_000_000
 
 
-def encode_valence(sec, nanosec, frame_idx, face_idx, strings_utf8, valence, raw_valence, prefix=0):
+def encode_valence(sec: ArrayLike, nanosec: ArrayLike, frame_idx: ArrayLike, face_idx: ArrayLike,
+                   strings_utf8: Sequence[bytes], valence: ArrayLike, raw_valence: ArrayLike,
+                   prefix: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """valence_ros/msg/Valence rows (see _encode for the result).
 
     ``sec``/``nanosec``: header stamps; ``strings_utf8[i]``: UTF-8 bytes of
@@ -117,6 +122,8 @@ def encode_valence(sec, nanosec, frame_idx, face_idx, strings_utf8, valence, raw
     return _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, False, valence, raw_valence, prefix)
 
 
-def encode_valence_state(sec, nanosec, frame_idx, face_idx, strings_utf8, state, valence, prefix=0):
+def encode_valence_state(sec: ArrayLike, nanosec: ArrayLike, frame_idx: ArrayLike, face_idx: ArrayLike,
+                         strings_utf8: Sequence[bytes], state: ArrayLike, valence: ArrayLike,
+                         prefix: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """valence_ros/msg/ValenceState rows (see _encode for the result)."""
     return _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, True, state, valence, prefix)

@@ -27,9 +27,13 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from typing import TYPE_CHECKING
 
 from valence_ros.cdr.single import decode_replacing
 from valence_ros.cdr.typenames import EMOTION_PROBABILITIES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CdrFrameError", "FrameDecoder", "FrameLayout", "valence_bytes"]
 
@@ -143,11 +147,11 @@ class FrameDecoder:
         self._layouts[key] = layout
         return layout
 
-    def _decode_reference(self, data: bytes):
+    def _decode_reference(self, data: bytes) -> tuple[FrameLayout, bytes, int, int, np.ndarray]:
         sec, nanosec, frame_id, face_id, labels, values = self._reference(data)
         return FrameLayout(frame_id, face_id, labels), _stamp.pack(sec, nanosec), sec, nanosec, values
 
-    def _reference(self, data: bytes):
+    def _reference(self, data: bytes) -> tuple[int, int, str, str, tuple[str, ...], np.ndarray]:
         self.misses += 1
         try:
             return decode_replacing(bytes(data), EMOTION_PROBABILITIES)

@@ -11,7 +11,8 @@ from valence_ros.cdr.typenames import EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY
 _SUPPORTED = (EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY)
 
 
-def decode_replacing(data: bytes, typename: str):
+def decode_replacing(data: bytes, typename: str
+                     ) -> tuple[int, int, str, str, tuple[str, ...], np.ndarray]:
     """One message decoded with exactly rosbags' ``deserialize_cdr`` checks, but with
     strings decoded as rclpy decodes them (cut at the first NUL, invalid
     UTF-8 -> U+FFFD; see :func:`rclpy_string`).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def rclpy_string(raw) -> str:
+def rclpy_string(raw: bytes | bytearray | memoryview) -> str:
     """A CDR string's bytes (without the terminator) decoded as rclpy does:
     ``PyUnicode_DecodeUTF8(data, strlen(data), "replace")``, i.e. cut at the
     first NUL, invalid UTF-8 -> U+FFFD."""

@@ -13,7 +13,7 @@ max_faces), from take_gone().
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Iterable, NamedTuple, cast
 
 from valence_ros.core.smoothing import ExponentialSmoother
 from valence_ros.core.valence_state import StateThresholds, classify, next_state
@@ -63,7 +63,8 @@ class _Face:
         self.pending_since_ns = 0   # stamp of the first frame of the current request
 
     def gone(self, face_id: str, reason: str) -> GoneFace:
-        return GoneFace(face_id, reason, self.state, self.smoother.value)
+        # A face is created by its first frame, so its smoother always holds a value.
+        return GoneFace(face_id, reason, self.state, cast(float, self.smoother.value))
 
 
 class FaceTracker:
@@ -171,7 +172,7 @@ class FaceTracker:
         self._faces.clear()
         return gone
 
-    def forget(self, face_ids, reason: str) -> list[GoneFace]:
+    def forget(self, face_ids: Iterable[str], reason: str) -> list[GoneFace]:
         """Forget these faces now (LEFT); ids not tracked are ignored."""
         gone = [self._faces.pop(face_id).gone(face_id, reason)
                 for face_id in face_ids if face_id in self._faces]

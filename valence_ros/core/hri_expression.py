@@ -28,8 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING, Sequence
 
 from valence_ros.core.emotions import EMOTIONS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PLACEHOLDER = "{face_id}"
 DEFAULT_TOPIC_PATTERN = "/humans/faces/" + PLACEHOLDER + "/expression"
@@ -44,7 +48,7 @@ MAX_TOPIC_LENGTH = 247  # rcl/rmw: "topic length should not exceed '255U - 8U'"
 _TOPIC = re.compile(r"(/|~/)?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
-def dominant_emotion(probabilities) -> tuple[int, float]:
+def dominant_emotion(probabilities: Sequence[float] | np.ndarray) -> tuple[int, float]:
     """(index into EMOTIONS, probability) of the most probable emotion of a canonical
     7-vector; ties go to the earlier emotion in canonical order."""
     best = 0

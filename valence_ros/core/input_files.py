@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import IO, Any, Iterable
 
 __all__ = ["InputFileError", "check_regular_file", "check_input_path", "open_regular",
            "read_regular_bytes", "read_regular_text", "ros_args_files", "MiB"]
 
 MiB = 1024 * 1024
+# What the functions here accept as a path.
+StrPath = str | os.PathLike[str]
 
 
 class InputFileError(ValueError):
@@ -52,7 +55,7 @@ def _refuse(path: Path, what: str, mode: int, allowed: str) -> InputFileError:
     return InputFileError(f"{path}: {what} is {_kind(mode)}; {allowed}")
 
 
-def check_regular_file(path, what: str = "file", max_bytes: int | None = None) -> Path:
+def check_regular_file(path: StrPath, what: str = "file", max_bytes: int | None = None) -> Path:
     """`path` as a Path if it names a regular file (at most `max_bytes` long),
     else InputFileError. Never opens the path."""
     path = Path(path)
@@ -65,7 +68,7 @@ def check_regular_file(path, what: str = "file", max_bytes: int | None = None) -
     return path
 
 
-def check_input_path(path, what: str = "input") -> str:
+def check_input_path(path: StrPath, what: str = "input") -> str:
     """'file' or 'directory' for a regular file or directory, else InputFileError."""
     path = Path(path)
     st = _stat(path, what)
@@ -76,7 +79,8 @@ def check_input_path(path, what: str = "input") -> str:
     raise _refuse(path, what, st.st_mode, "expected a regular file or a directory")
 
 
-def open_regular(path, what: str = "file", max_bytes: int | None = None, mode: str = "rb", **kwargs):
+def open_regular(path: StrPath, what: str = "file", max_bytes: int | None = None, mode: str = "rb",
+                 **kwargs: Any) -> IO[Any]:
     """Open a regular file for reading without ever blocking on a FIFO: check,
     open with O_NONBLOCK, check the open descriptor again, then clear O_NONBLOCK."""
     path = check_regular_file(path, what, max_bytes)
@@ -97,7 +101,7 @@ def open_regular(path, what: str = "file", max_bytes: int | None = None, mode: s
         raise
 
 
-def read_regular_bytes(path, what: str = "file", max_bytes: int | None = None) -> bytes:
+def read_regular_bytes(path: StrPath, what: str = "file", max_bytes: int | None = None) -> bytes:
     with open_regular(path, what, max_bytes) as fh:
         data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     if max_bytes is not None and len(data) > max_bytes:   # grew after the check
@@ -105,12 +109,12 @@ def read_regular_bytes(path, what: str = "file", max_bytes: int | None = None) -
     return data
 
 
-def read_regular_text(path, what: str = "file", max_bytes: int | None = None,
+def read_regular_text(path: StrPath, what: str = "file", max_bytes: int | None = None,
                       encoding: str = "utf-8") -> str:
     return read_regular_bytes(path, what, max_bytes).decode(encoding)
 
 
-def ros_args_files(argv) -> list[tuple[str, str]]:
+def ros_args_files(argv: Iterable[str] | None) -> list[tuple[str, str]]:
     """(option, path) of every file rcl would open from a command line:
     `--params-file F` and `--log-config-file F` inside `--ros-args ... [--]`."""
     found, in_ros, it = [], False, iter(argv or ())

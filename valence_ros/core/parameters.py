@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Collection, Iterable
 
 from valence_ros.core.face_tracker import TrackerConfig
 from valence_ros.core.hri_expression import DEFAULT_TOPIC_PATTERN, pattern_problem
@@ -137,8 +137,9 @@ def check_parameter(name: str, value: Any, specs: dict[str, ParamSpec] | None = 
         if not numeric or (isinstance(value, float) and not math.isfinite(value)) \
                 or not spec.minimum <= value <= spec.maximum:
             raise ParameterError(name, value, spec.allowed())
-    if name == "hri_expression_topic" and pattern_problem(value):
-        raise ParameterError(name, value, pattern_problem(value))
+    problem = pattern_problem(value) if name == "hri_expression_topic" else None
+    if problem:
+        raise ParameterError(name, value, problem)
     if name == "hri_tracked_faces_topic" and value and pattern_problem(value + "/{face_id}"):
         raise ParameterError(name, value, "empty (off) or a valid ROS topic name")
     if name == "input_labels":
@@ -220,7 +221,7 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     )
 
 
-def unknown_parameter_names(names) -> list[str]:
+def unknown_parameter_names(names: Iterable[str]) -> list[str]:
     """Names the node does not declare and warns about; qos_overrides.* belong to
     rclpy (QoS overrides) and are silent, in the node and offline alike."""
     return sorted(name for name in set(names) - set(SPECS) - {"use_sim_time"}

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
 from valence_ros.core.input_files import (
-    MiB, InputFileError, check_regular_file, read_regular_bytes, ros_args_files,
+    MiB, InputFileError, StrPath, check_regular_file, read_regular_bytes, ros_args_files,
 )
 
 MAX_PARAMS_FILE_BYTES = 16 * MiB   # config/valence.yaml is 5 kB
@@ -72,11 +72,11 @@ _RclScalarLoader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def _construct_bool(loader, node) -> bool:
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
     return loader.construct_scalar(node).lower() in ("y", "yes", "true", "on")
 
 
-def _construct_int(loader, node) -> int | float:
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | float:
     value = yaml.SafeLoader.construct_yaml_int(loader, node)
     if INT64_MIN <= value <= INT64_MAX:
         return value
@@ -100,7 +100,7 @@ def _join(namespace: str, key: str) -> str:
     return "/" + "/".join(tokens)
 
 
-def _what(node) -> str:
+def _what(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if isinstance(node, yaml.ScalarNode):
@@ -108,11 +108,11 @@ def _what(node) -> str:
     return "a mapping"
 
 
-def _no_value(node) -> bool:
+def _no_value(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
 
 
-def _check_structure(document) -> None:
+def _check_structure(document: yaml.Node | None) -> None:
     """Refuse what rcl's parser refuses about the file's shape: outside
     ros__parameters every value must be a mapping (node names and namespaces),
     ros__parameters itself must be a mapping, and inside it every parameter
@@ -125,7 +125,7 @@ def _check_structure(document) -> None:
     _check_names(document, top=True)
 
 
-def _check_names(mapping, top: bool) -> None:
+def _check_names(mapping: yaml.MappingNode, top: bool) -> None:
     for key, value in mapping.value:
         name = key.value if isinstance(key, yaml.ScalarNode) else None
         if name is None:
@@ -144,7 +144,7 @@ def _check_names(mapping, top: bool) -> None:
                                   f"mapping (nested names, ending in ros__parameters)")
 
 
-def _check_parameters(mapping, prefix: str) -> None:
+def _check_parameters(mapping: yaml.MappingNode, prefix: str) -> None:
     for key, value in mapping.value:
         if not isinstance(key, yaml.ScalarNode) or key.value == "":
             raise ParamsFileError(f"a parameter name under {prefix or 'ros__parameters'!r} is empty "
@@ -222,14 +222,14 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
     return values
 
 
-def check_params_file(path) -> Path:
+def check_params_file(path: StrPath) -> Path:
     """The check every params file passes before anything opens it (the node's
     before rcl reads it, the analyser's before it is parsed): a regular file of
     at most MAX_PARAMS_FILE_BYTES. Raises InputFileError."""
     return check_regular_file(path, "params file", MAX_PARAMS_FILE_BYTES)
 
 
-def check_ros_args_files(argv) -> None:
+def check_ros_args_files(argv: Iterable[str] | None) -> None:
     """Check every file rcl would open from the command line (`--params-file`,
     `--log-config-file`) before rclpy.init(): rcl's fopen() on a FIFO blocks
     forever. Raises InputFileError naming the option and the path."""

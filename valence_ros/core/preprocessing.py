@@ -14,6 +14,7 @@ import math
 from array import array
 from functools import reduce
 from operator import add
+from typing import Sequence
 
 import numpy as np
 
@@ -50,7 +51,7 @@ _FLOAT32 = np.float32
 _new_array = np.array
 
 
-def to_canonical(values, label_map: LabelMap, sum_tolerance: float
+def to_canonical(values: array | np.ndarray | Sequence[float], label_map: LabelMap, sum_tolerance: float
                  ) -> tuple[np.ndarray | None, str | None]:
     """(canonical float32[7] summing to 1, None) or (None, reject reason).
 

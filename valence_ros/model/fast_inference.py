@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from valence_ros.core.input_files import StrPath
 from valence_ros.model.weights_file import (
     DEFAULT_CONFIG,
     ModelLoadError,
@@ -43,6 +46,9 @@ from valence_ros.model.weights_file import (
     read_weights_bytes,
     weights_path_kind,
 )
+
+if TYPE_CHECKING:   # torch only for from_module (the node's path never imports it)
+    import torch
 
 __all__ = [
     "FastRegressor",
@@ -96,7 +102,8 @@ class FastRegressor:
     ``input_size``, ``hidden_sizes``.
     """
 
-    def __init__(self, weights, biases, source: str = "in-memory module"):
+    def __init__(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                 source: str = "in-memory module") -> None:
         if len(weights) != len(biases) or not weights:
             raise ValueError("need one bias per weight matrix and at least one layer")
         Ws = [np.asarray(w, dtype=np.float32) for w in weights]
@@ -127,9 +134,10 @@ class FastRegressor:
         self._views = [b[:-1] for b in self._bufs]
         self._zero = np.float32(0.0)
         if len(self.hidden_sizes) == 2:
-            self.predict_one = self._make_predict_one_2()  # specialised hot path
+            # (mypy: predict_one is a method replaced per instance, on purpose)
+            self.predict_one = self._make_predict_one_2()  # type: ignore[method-assign]  # specialised hot path
         else:
-            self.predict_one = self._predict_one_generic
+            self.predict_one = self._predict_one_generic  # type: ignore[method-assign]
 
     def _make_predict_one_2(self):
         # A closure over locals: no attribute look-ups on the hot path.
@@ -140,7 +148,7 @@ class FastRegressor:
         n_in = self.input_size
         dot, maximum, copyto, f32 = np.dot, np.maximum, np.copyto, np.float32
 
-        def predict_one(x) -> float:
+        def predict_one(x: np.ndarray) -> float:
             """Valence for one frame; ``x``: contiguous float32 array of shape (7,).
 
             Not clipped. Returns a Python float. Other array-likes of 7
@@ -161,7 +169,7 @@ class FastRegressor:
     # ------------------------------------------------------------------ builders
 
     @classmethod
-    def from_module(cls, model, source=None) -> "FastRegressor":
+    def from_module(cls, model: torch.nn.Module, source: str | None = None) -> "FastRegressor":
         """Copy the weights of an :class:`MLPRegressor` (or any module whose
         Linear layers, in order, with ReLU between them, make the network)."""
         import torch
@@ -179,7 +187,7 @@ class FastRegressor:
         return cls(ws, bs, source=source)
 
     @classmethod
-    def load(cls, path=None, input_size: int | None = None) -> "FastRegressor":
+    def load(cls, path: StrPath | None = None, input_size: int | None = None) -> "FastRegressor":
         """``None``: the shipped default weights, read without torch (see
         :meth:`load_safetensors`). A ``.safetensors`` file whose keys and
         shapes are exactly the layout of :meth:`load_safetensors` (per the
@@ -196,7 +204,7 @@ class FastRegressor:
         return model
 
     @classmethod
-    def _load(cls, path) -> "FastRegressor":
+    def _load(cls, path: StrPath | None) -> "FastRegressor":
         if path is None:
             return cls.load_safetensors(DEFAULT_SAFETENSORS_PATH, source="shipped default")
         p = Path(path).expanduser()
@@ -220,7 +228,7 @@ class FastRegressor:
         return cls.from_module(model, source=str(getattr(model, "source", path)))
 
     @classmethod
-    def load_safetensors(cls, path, source=None, data: bytes | None = None) -> "FastRegressor":
+    def load_safetensors(cls, path: StrPath, source: str | None = None, data: bytes | None = None) -> "FastRegressor":
         """Read a ``.safetensors`` file as written by ``valence_train`` with
         numpy only (no torch import).
 
@@ -271,7 +279,7 @@ class FastRegressor:
 
     # ------------------------------------------------------------------ per frame
 
-    def _predict_one_generic(self, x) -> float:
+    def _predict_one_generic(self, x: np.ndarray) -> float:
         bufs, views, Wa, z = self._bufs, self._views, self._Wa, self._zero
         try:
             np.copyto(views[0], x)
@@ -282,15 +290,15 @@ class FastRegressor:
             np.maximum(views[i + 1], z, out=views[i + 1])
         return np.dot(bufs[-1], Wa[-1]).item()
 
-    def predict_one(self, x) -> float:  # replaced per instance in _alloc_buffers
+    def predict_one(self, x: np.ndarray) -> float:  # replaced per instance in _alloc_buffers
         raise NotImplementedError
 
-    def __call__(self, x) -> float:
+    def __call__(self, x: np.ndarray) -> float:
         return self.predict_one(x)
 
     # ------------------------------------------------------------------ batches
 
-    def predict_batch(self, X, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    def predict_batch(self, X: ArrayLike, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
         """Valence for N frames: ``X`` (N, 7) -> float32 array (N,), not clipped.
 
         Single-threaded numpy, ``chunk_rows`` rows at a time, with the BLAS pool
@@ -301,7 +309,7 @@ class FastRegressor:
         with _one_blas_thread():
             return self._predict_batch(X, chunk_rows)
 
-    def _predict_batch(self, X, chunk_rows: int) -> np.ndarray:
+    def _predict_batch(self, X: ArrayLike, chunk_rows: int) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim == 1 and X.shape[0] == self.input_size:
             X = X[None, :]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["mae", "rmse", "r2", "ccc", "regression_report"]
 
@@ -36,19 +37,19 @@ def _pair(y_true, y_pred):
     return t, p
 
 
-def mae(y_true, y_pred) -> float:
+def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Mean absolute error."""
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.abs(t - p)))
 
 
-def rmse(y_true, y_pred) -> float:
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error."""
     t, p = _pair(y_true, y_pred)
     return float(math.sqrt(np.mean((t - p) ** 2)))
 
 
-def r2(y_true, y_pred) -> float:
+def r2(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Coefficient of determination (can be negative for bad fits)."""
     t, p = _pair(y_true, y_pred)
     ss_res = float(np.sum((t - p) ** 2))
@@ -58,7 +59,7 @@ def r2(y_true, y_pred) -> float:
     return 1.0 - ss_res / ss_tot
 
 
-def ccc(y_true, y_pred) -> float:
+def ccc(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Lin's concordance correlation coefficient, in [-1, 1]."""
     t, p = _pair(y_true, y_pred)
     mt, mp = t.mean(), p.mean()
@@ -70,7 +71,7 @@ def ccc(y_true, y_pred) -> float:
     return 2.0 * cov / denom
 
 
-def regression_report(y_true, y_pred) -> dict:
+def regression_report(y_true: ArrayLike, y_pred: ArrayLike) -> dict:
     """All four metrics plus the sample count, as a JSON-ready dict."""
     t, p = _pair(y_true, y_pred)
     return {

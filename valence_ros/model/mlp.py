@@ -31,11 +31,13 @@ import pickle
 import re
 import warnings
 from pathlib import Path
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from valence_ros.core.emotions import NUM_EMOTIONS
+from valence_ros.core.input_files import StrPath
 # Torch-free, so the shipped weights load without torch (FastRegressor.load()).
 from valence_ros.model.weights_file import (
     DEFAULT_CONFIG, ModelLoadError, config_beside, read_config, read_weights_bytes, weights_path_kind,
@@ -76,7 +78,11 @@ class MLPRegressor(nn.Module):
     (batch, output_size), unbounded (callers clip to [-1, 1]).
     """
 
-    def __init__(self, input_size: int = NUM_EMOTIONS, hidden_sizes=(64, 32), output_size: int = 1):
+    # Where the weights came from (set by load_regressor; FastRegressor.from_module reads it).
+    source: str
+
+    def __init__(self, input_size: int = NUM_EMOTIONS, hidden_sizes: Sequence[int] = (64, 32),
+                 output_size: int = 1) -> None:
         super().__init__()
         self.input_size = int(input_size)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
@@ -104,7 +110,7 @@ class MLPRegressor(nn.Module):
             "output_size": self.output_size,
         }
 
-    def expected_shapes(self):
+    def expected_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         """[(key, shape)] of the state_dict, in layer order."""
         return [(k, tuple(v.shape)) for k, v in self.state_dict().items()]
 
@@ -145,7 +151,7 @@ def _unpickling_detail(exc: BaseException) -> str:
     return " ".join(keep) or type(exc).__name__
 
 
-def _read_torch(data: bytes, path: Path):
+def _read_torch(data: bytes, path: Path) -> Any:
     if not data:
         raise ModelLoadError(f"{path}: empty file, not a PyTorch weights file")
     try:
@@ -174,7 +180,7 @@ def _read_torch(data: bytes, path: Path):
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "weights", "params")
 
 
-def _unwrap(obj, path: Path) -> dict:
+def _unwrap(obj: Any, path: Path) -> dict:
     """Find the {name: tensor} mapping in a loaded object."""
     for _ in range(3):
         if not isinstance(obj, dict):
@@ -197,7 +203,7 @@ def _unwrap(obj, path: Path) -> dict:
     raise ModelLoadError(f"{path}: state_dict nested too deeply")
 
 
-def _natural_key(name: str):
+def _natural_key(name: str) -> list[int | str]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
 
 
@@ -214,7 +220,7 @@ def _fmt(shapes):
     return ", ".join(f"{k}{list(s)}" for k, s in shapes)
 
 
-def _match(tensors: dict, expected, path: Path) -> dict:
+def _match(tensors: dict, expected: list[tuple[str, tuple[int, ...]]], path: Path) -> dict:
     """Map the file's tensors onto the expected (key, shape) list."""
     exp_shapes = [s for _, s in expected]
     found = [(k, tuple(v.shape)) for k, v in tensors.items()]
@@ -230,7 +236,7 @@ def _match(tensors: dict, expected, path: Path) -> dict:
         if [tuple(tensors[k].shape) for k in order] == exp_shapes:
             return {ek: tensors[k] for (ek, _), k in zip(expected, order)}
     # Last resort: every expected shape is met by exactly one tensor.
-    by_shape = {}
+    by_shape: dict[tuple[int, ...], list[str]] = {}
     for k, s in found:
         by_shape.setdefault(s, []).append(k)
     if all(len(by_shape.get(s, ())) == 1 for s in exp_shapes) and len(set(exp_shapes)) == len(exp_shapes):
@@ -242,7 +248,7 @@ def _match(tensors: dict, expected, path: Path) -> dict:
     )
 
 
-def _resolve(path) -> Path:
+def _resolve(path: StrPath) -> Path:
     p = Path(path).expanduser()
     if weights_path_kind(p) == "directory":   # FIFOs, devices, sockets: refused unopened
         for name in WEIGHT_FILENAMES:
@@ -259,7 +265,7 @@ def _resolve(path) -> Path:
     return p
 
 
-def load_state_dict_file(path) -> dict:
+def load_state_dict_file(path: StrPath) -> dict:
     """Read a weights file into a {name: tensor} dict (safe; no shape checks)."""
     p = _resolve(path)
     data = read_weights_bytes(p)   # one checked open; the parsers read from memory
@@ -276,7 +282,7 @@ def load_state_dict_file(path) -> dict:
     return _unwrap(obj, p)
 
 
-def load_regressor(path=None) -> MLPRegressor:
+def load_regressor(path: StrPath | None = None) -> MLPRegressor:
     """Load an eval-mode :class:`MLPRegressor`.
 
     ``path``: None for the weights shipped with the package
@@ -310,7 +316,7 @@ def load_regressor(path=None) -> MLPRegressor:
     return model
 
 
-def save_regressor(model: MLPRegressor, path, write_config: bool = True) -> Path:
+def save_regressor(model: MLPRegressor, path: StrPath, write_config: bool = True) -> Path:
     """Save ``model``'s state_dict (``.safetensors`` by suffix, else a torch
     file loadable with ``weights_only=True``) and its config.json beside it."""
     p = Path(path)

@@ -52,10 +52,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
+
+if TYPE_CHECKING:
+    from valence_ros.model.valence_rule import Weights
+
+# A seed for numpy.random.default_rng, or a Generator used as is.
+Seed = int | np.random.Generator | None
 
 __all__ = [
     "FERDistributionConfig",
@@ -169,13 +176,13 @@ _PARTNER_IDX = np.array(
 _EXPR_IDX = np.array([EMOTIONS.index(e) for e in EXPRESSIVE], dtype=np.int64)
 
 
-def _rng(seed_or_rng) -> np.random.Generator:
+def _rng(seed_or_rng: Seed) -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
     return np.random.default_rng(seed_or_rng)
 
 
-def _fer_round(p: np.ndarray, decimals) -> np.ndarray:
+def _fer_round(p: np.ndarray, decimals: int | None) -> np.ndarray:
     if decimals is not None:
         p = np.round(p, decimals)
     s = p.sum(axis=1, keepdims=True)
@@ -200,7 +207,7 @@ def _expression(rng, n, prior, intensity_range, max_confusion):
     return m, a, k
 
 
-def generate_frames(n: int, config: FERDistributionConfig = LOW_EXPRESSIVENESS, seed=0) -> np.ndarray:
+def generate_frames(n: int, config: FERDistributionConfig = LOW_EXPRESSIVENESS, seed: Seed = 0) -> np.ndarray:
     """``n`` FER-like probability vectors, shape (n, 7) float32, EMOTIONS order.
 
     ``seed`` is an int (or None) for ``numpy.random.default_rng`` or a
@@ -239,7 +246,7 @@ def generate_frames(n: int, config: FERDistributionConfig = LOW_EXPRESSIVENESS, 
     return _fer_round(p, config.decimals).astype(np.float32)
 
 
-def simplex_coverage(n: int, seed=0) -> np.ndarray:
+def simplex_coverage(n: int, seed: Seed = 0) -> np.ndarray:
     """Broad samples over the whole 7-simplex, shape (n, 7) float32.
 
     Mixture (by share): 10 % exact one-hot corners, 20 % near-one-hot
@@ -285,8 +292,9 @@ def simplex_coverage(n: int, seed=0) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def make_dataset(n: int, config: FERDistributionConfig = LOW_EXPRESSIVENESS, seed=0,
-                 rule: str = "facereader", weights=None):
+def make_dataset(n: int, config: FERDistributionConfig = LOW_EXPRESSIVENESS, seed: Seed = 0,
+                 rule: str = "facereader", weights: Weights | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """(X, y): ``generate_frames`` plus labels from ``rule``; both float32."""
     from valence_ros.model.valence_rule import label
 

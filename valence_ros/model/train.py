@@ -46,6 +46,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +60,9 @@ from valence_ros.model.synthetic_data import (
     simplex_coverage,
 )
 from valence_ros.model.valence_rule import MEHRABIAN_WEIGHTS, label
+
+if TYPE_CHECKING:   # mlp imports torch; train imports it only when training
+    from valence_ros.model.mlp import MLPRegressor
 
 # Read by MKL when it first runs (see the module docstring).
 os.environ.setdefault("MKL_CBWR", "AVX2")
@@ -110,14 +115,14 @@ RECIPES = {
 }
 
 
-def _streams(seed: int):
+def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
     """Independent generators for each data split and the torch seed."""
     ss = np.random.SeedSequence(int(seed))
     names = ("train", "coverage", "val", "test", "shift", "shuffle", "torch")
     return dict(zip(names, ss.spawn(len(names))))
 
 
-def build_datasets(cfg: TrainConfig):
+def build_datasets(cfg: TrainConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (X float32 (N, 7), y float32 (N,))} for train/val/test/shift."""
     st = _streams(cfg.seed)
     weights = MEHRABIAN_WEIGHTS if cfg.rule == "weighted" else None
@@ -140,14 +145,14 @@ def build_datasets(cfg: TrainConfig):
     }
 
 
-def _predict(model, X: np.ndarray) -> np.ndarray:
+def _predict(model: MLPRegressor, X: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.no_grad():
         return model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()[:, 0]
 
 
-def one_hot_checks(model) -> dict:
+def one_hot_checks(model: MLPRegressor) -> dict:
     eye = np.eye(NUM_EMOTIONS, dtype=np.float32)
     v = _predict(model, eye)
     return {e: float(v[i]) for i, e in enumerate(EMOTIONS)}
@@ -165,7 +170,7 @@ def one_hot_ok(checks: dict, rule: str = "facereader") -> bool:
     )
 
 
-def _platform(torch) -> dict:
+def _platform(torch: ModuleType) -> dict:
     """What decides the float rounding: the CPU, the code paths torch and MKL took."""
     cpu = platform.processor() or platform.machine()
     try:
@@ -177,7 +182,8 @@ def _platform(torch) -> dict:
             "mkl_cbwr": os.environ.get("MKL_CBWR"), "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY")}
 
 
-def train(cfg: TrainConfig, log=None):
+def train(cfg: TrainConfig, log: Callable[[str], None] | None = None
+          ) -> tuple[MLPRegressor, dict]:
     """Train one model; returns ``(model, report_dict)``. Deterministic in ``cfg``."""
     import torch
     from torch import nn
@@ -312,8 +318,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args) -> TrainConfig:
-    kw = dict(RECIPES[args.recipe])
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    kw: dict[str, Any] = dict(RECIPES[args.recipe])
     for name in ("epochs", "batch_size", "lr", "schedule", "n_train", "n_coverage"):
         v = getattr(args, name)
         if v is not None:
@@ -326,7 +332,7 @@ def _fmt_row(name, m):
     return f"  {name:<11} MAE {m['mae']:.4f}  RMSE {m['rmse']:.4f}  R2 {m['r2']:.5f}  CCC {m['ccc']:.5f}  (n={m['n']})"
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(args)

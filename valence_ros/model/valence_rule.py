@@ -34,7 +34,10 @@ surprise as pleasant and sums co-occurring negatives.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
 
@@ -57,12 +60,14 @@ MEHRABIAN_WEIGHTS = {
     "scared": -0.64,
     "disgusted": -0.60,
 }
+# Valence weights per emotion: by name (a dict), or a length-7 sequence in EMOTIONS order.
+Weights = dict[str, float] | Sequence[float] | np.ndarray
 
 _HAPPY = EMOTIONS.index("happy")
 _NEGATIVE = tuple(EMOTIONS.index(e) for e in ("sad", "angry", "scared", "disgusted"))
 
 
-def _as_probs(probs) -> np.ndarray:
+def _as_probs(probs: ArrayLike) -> np.ndarray:
     a = np.asarray(probs)
     if a.ndim == 0 or a.shape[-1] != NUM_EMOTIONS:
         raise ValueError(
@@ -73,7 +78,7 @@ def _as_probs(probs) -> np.ndarray:
     return a
 
 
-def facereader_valence(probs) -> np.ndarray:
+def facereader_valence(probs: ArrayLike) -> np.ndarray:
     """FaceReader valence: happy - max(sad, angry, scared, disgusted).
 
     ``probs``: array of shape (..., 7). Returns shape (...), same float
@@ -86,7 +91,7 @@ def facereader_valence(probs) -> np.ndarray:
     return a[..., _HAPPY] - neg
 
 
-def weights_vector(weights=None) -> np.ndarray:
+def weights_vector(weights: Weights | None = None) -> np.ndarray:
     """Weights as a float64 array in EMOTIONS order.
 
     ``weights`` may be a dict keyed by emotion name (missing names count 0,
@@ -105,7 +110,7 @@ def weights_vector(weights=None) -> np.ndarray:
     return w
 
 
-def weighted_valence(probs, weights=MEHRABIAN_WEIGHTS) -> np.ndarray:
+def weighted_valence(probs: ArrayLike, weights: Weights = MEHRABIAN_WEIGHTS) -> np.ndarray:
     """Weighted-sum valence: sum_i weights[i] * probs[..., i].
 
     Returns shape (...), in the input's float dtype.
@@ -121,7 +126,7 @@ RULES = {
 }
 
 
-def label(probs, rule: str = "facereader", weights=None) -> np.ndarray:
+def label(probs: ArrayLike, rule: str = "facereader", weights: Weights | None = None) -> np.ndarray:
     """Apply the named rule ("facereader" or "weighted")."""
     if rule == "facereader":
         if weights is not None:

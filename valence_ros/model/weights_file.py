@@ -12,7 +12,7 @@ from pathlib import Path
 
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.input_files import (
-    MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes,
+    MiB, InputFileError, StrPath, check_input_path, check_regular_file, read_regular_bytes,
 )
 
 DEFAULT_CONFIG = {"input_size": NUM_EMOTIONS, "hidden_sizes": [64, 32], "output_size": 1}
@@ -26,7 +26,7 @@ class ModelLoadError(ValueError):
     """Weights could not be loaded; the message names the file and why."""
 
 
-def weights_path_kind(path) -> str:
+def weights_path_kind(path: StrPath) -> str:
     """'file' or 'directory'; anything else (FIFO, device, socket, missing) is a
     ModelLoadError, raised before anything opens the path."""
     try:
@@ -35,7 +35,7 @@ def weights_path_kind(path) -> str:
         raise ModelLoadError(str(error)) from None
 
 
-def check_weights_size(path) -> None:
+def check_weights_size(path: StrPath) -> None:
     """A regular file within MAX_WEIGHTS_BYTES (stat only), else ModelLoadError."""
     try:
         check_regular_file(path, "weights file", MAX_WEIGHTS_BYTES)
@@ -43,7 +43,7 @@ def check_weights_size(path) -> None:
         raise ModelLoadError(str(error)) from None
 
 
-def read_weights_bytes(path) -> bytes:
+def read_weights_bytes(path: StrPath) -> bytes:
     """The whole weights file, read once through a checked, non-blocking open."""
     try:
         return read_regular_bytes(path, "weights file", MAX_WEIGHTS_BYTES)
@@ -51,7 +51,7 @@ def read_weights_bytes(path) -> bytes:
         raise ModelLoadError(str(error)) from None
 
 
-def read_config(config_path) -> dict:
+def read_config(config_path: StrPath) -> dict:
     """Architecture from a config.json (``input_size``/``hidden_sizes``/``output_size``).
 
     Missing keys take the defaults; other keys are ignored. A file with none
