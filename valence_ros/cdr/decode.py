@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -109,8 +109,8 @@ class DecodedBatch:
     face: np.ndarray
     frame: np.ndarray
     labels: np.ndarray
+    undecodable: np.ndarray   # bool (n,), True where the CDR is malformed
     blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    undecodable: np.ndarray | None = None   # bool (n,), True where the CDR is malformed
     errors: list[str] = field(default_factory=list)  # first few decode errors
 
 
@@ -198,7 +198,8 @@ class BatchDecoder:
             self._decode_slow(np.concatenate(slow), buffer, offsets, lengths, out)
         return out
 
-    def _walk(self, idx, rows, slow):
+    def _walk(self, idx: np.ndarray, rows: np.ndarray, slow: list[np.ndarray]
+              ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[Any, Any]]]:
         """Partition rows by layout; yields (idx, rows, fields) per uniform layout."""
         width = rows.shape[1]
         stack: list[tuple[Any, ...]] = [(idx, rows, 0, self.items, {})]
@@ -281,7 +282,7 @@ class BatchDecoder:
             if done:
                 yield idx, sub, fields
 
-    def _strings_of(self, sub, col, length):
+    def _strings_of(self, sub: np.ndarray, col: int, length: int) -> np.ndarray:
         """Per-row string ids (int32 (k,)) of a fixed-position string field."""
         k = len(sub)
         if length == 0:
@@ -295,7 +296,7 @@ class BatchDecoder:
         table = np.array([self._bytes_id(bytes(raw)) for raw in uniques], dtype=np.int32)
         return table[inverse]
 
-    def _labels_of(self, sub, fields):
+    def _labels_of(self, sub: np.ndarray, fields: dict[Any, Any]) -> np.ndarray:
         """Per-row label-tuple ids (int32 (k,)); texts decoded as in _bytes_id.
 
         Keyed on the label texts only: padding bytes between the strings are
@@ -334,7 +335,7 @@ class BatchDecoder:
             return np.full(k, table[0], dtype=np.int32)
         return table[inverse]
 
-    def _decode_leaf(self, idx, sub, fields, out):
+    def _decode_leaf(self, idx: np.ndarray, sub: np.ndarray, fields: dict[Any, Any], out: DecodedBatch) -> None:
         """Fill `out` for the rows of one uniform layout."""
         if self.typename == EMOTION_PROBABILITIES:
             out.sec[idx] = np.ascontiguousarray(sub[:, 4:8]).view("<i4")[:, 0]
@@ -348,7 +349,8 @@ class BatchDecoder:
         out.blocks.append((idx, values.reshape(len(idx), count)))
         self.fast_rows += len(idx)
 
-    def _decode_slow(self, rows, buffer, offsets, lengths, out):
+    def _decode_slow(self, rows: np.ndarray, buffer: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                     out: DecodedBatch) -> None:
         """Reference decoder (rosbags) for the unusual rows; groups values by length."""
         rows = np.sort(rows)
         by_count: dict[int, tuple[list[int], list[np.ndarray]]] = {}

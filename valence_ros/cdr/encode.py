@@ -46,7 +46,9 @@ def _check_stamps(sec: np.ndarray, nanosec: np.ndarray) -> None:
                              f"builtin_interfaces/Time ({name} must be in [{low}, {high}])")
 
 
-def _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, state_message, a, b, prefix):
+def _encode(sec: np.ndarray, nanosec: np.ndarray, frame_idx: ArrayLike, face_idx: ArrayLike,
+            strings_utf8: Sequence[bytes], state_message: bool, a: ArrayLike, b: ArrayLike,
+            prefix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of CDR (each preceded by `prefix` zero bytes), concatenated in row order.
 
     Returns (buffer uint8, row offsets int64, row sizes int64); the payload of
@@ -111,7 +113,7 @@ def split_stamp(stamp_ns: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return sec, stamp_ns - sec * 1_000_000_000
 
 
-def encode_valence(sec: ArrayLike, nanosec: ArrayLike, frame_idx: ArrayLike, face_idx: ArrayLike,
+def encode_valence(sec: np.ndarray, nanosec: np.ndarray, frame_idx: ArrayLike, face_idx: ArrayLike,
                    strings_utf8: Sequence[bytes], valence: ArrayLike, raw_valence: ArrayLike,
                    prefix: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """valence_ros/msg/Valence rows (see _encode for the result).
@@ -122,7 +124,7 @@ def encode_valence(sec: ArrayLike, nanosec: ArrayLike, frame_idx: ArrayLike, fac
     return _encode(sec, nanosec, frame_idx, face_idx, strings_utf8, False, valence, raw_valence, prefix)
 
 
-def encode_valence_state(sec: ArrayLike, nanosec: ArrayLike, frame_idx: ArrayLike, face_idx: ArrayLike,
+def encode_valence_state(sec: np.ndarray, nanosec: np.ndarray, frame_idx: ArrayLike, face_idx: ArrayLike,
                          strings_utf8: Sequence[bytes], state: ArrayLike, valence: ArrayLike,
                          prefix: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """valence_ros/msg/ValenceState rows (see _encode for the result)."""

@@ -30,14 +30,14 @@ def decode_replacing(data: bytes, typename: str
     u32 = struct.Struct("<I" if little else ">I").unpack_from
     pos = 0
 
-    def uint32():
+    def uint32() -> int:
         nonlocal pos
         pos = (pos + 3) & -4      # every field here is 4-aligned
         (value,) = u32(raw, pos)
         pos += 4
         return value
 
-    def string():
+    def string() -> str:
         nonlocal pos
         length = uint32()
         end = pos + length
@@ -49,7 +49,7 @@ def decode_replacing(data: bytes, typename: str
         pos = end
         return text
 
-    def count(minimum):       # sequence length; as rosbags' check_sequence
+    def count(minimum: int) -> int:       # sequence length; as rosbags' check_sequence
         size = uint32()
         if pos + size * minimum > len(raw):
             raise ValueError(f"Invalid sequence length {size} at offset {pos}.")

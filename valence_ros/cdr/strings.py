@@ -22,7 +22,7 @@ def _cut_nul(text: str) -> str:
 class StringTable:
     """Interned strings: id <-> text, plus the UTF-8 bytes of each (for encoding)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.strings: list[str] = []
         self.utf8: list[bytes] = []
         self._ids: dict[str, int] = {}

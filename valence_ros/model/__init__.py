@@ -13,6 +13,8 @@ The model card's usage works as written:
 only when one of the torch symbols is first used, so the node and the offline tool
 (FastRegressor with the shipped weights) run without it.
 """
+from typing import Any
+
 from valence_ros.model.fast_inference import FastRegressor
 from valence_ros.model.weights_file import ModelLoadError
 
@@ -21,7 +23,7 @@ __all__ = ["FastRegressor", "ModelLoadError", "MLPRegressor", "load_regressor", 
 _TORCH_SYMBOLS = ("MLPRegressor", "load_regressor", "save_regressor")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _TORCH_SYMBOLS:
         from valence_ros.model import mlp
         return getattr(mlp, name)

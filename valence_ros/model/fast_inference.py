@@ -29,8 +29,9 @@ config.json reading live in :mod:`valence_ros.model.weights_file` (torch-free).
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -85,7 +86,7 @@ def _fits_strict_layout(data: bytes, cfg: dict) -> bool:
 _BLAS_POOLS = None
 
 
-def _one_blas_thread():
+def _one_blas_thread() -> AbstractContextManager[Any]:
     """A context in which numpy's BLAS runs on one thread (threadpoolctl; ~20 us)."""
     global _BLAS_POOLS
     if _BLAS_POOLS is None:  # finding the loaded BLAS libraries costs ~0.5 ms: once
@@ -127,7 +128,7 @@ class FastRegressor:
         self._Wa[-1] = np.ascontiguousarray(self._Wa[-1][:, 0])  # 1-D: dot gives a scalar
         self._alloc_buffers()
 
-    def _alloc_buffers(self):
+    def _alloc_buffers(self) -> None:
         sizes = (self.input_size,) + self.hidden_sizes
         # buffer i holds layer i's input followed by a constant 1.
         self._bufs = [np.ones(n + 1, dtype=np.float32) for n in sizes]
@@ -135,11 +136,11 @@ class FastRegressor:
         self._zero = np.float32(0.0)
         if len(self.hidden_sizes) == 2:
             # (mypy: predict_one is a method replaced per instance, on purpose)
-            self.predict_one = self._make_predict_one_2()  # type: ignore[method-assign]  # specialised hot path
+            self.predict_one = self._make_predict_one_2()  # type: ignore[method-assign,assignment]  # hot path
         else:
             self.predict_one = self._predict_one_generic  # type: ignore[method-assign]
 
-    def _make_predict_one_2(self):
+    def _make_predict_one_2(self) -> Callable[[np.ndarray], float]:
         # A closure over locals: no attribute look-ups on the hot path.
         b0, b1, b2 = self._bufs
         v0, v1, v2 = self._views
@@ -251,7 +252,7 @@ class FastRegressor:
             raise ModelLoadError(f"{path}: not a readable safetensors file: {exc}") from exc
         found = {k: tuple(v.shape) for k, v in tensors.items()}
         if found != dict(expected):
-            def fmt(shapes):
+            def fmt(shapes: Iterable[tuple[str, tuple[int, ...]]]) -> str:
                 return ", ".join(f"{k}{list(s)}" for k, s in shapes)
             raise ModelLoadError(
                 f"{path}: tensors do not match the architecture in config.json: expected "
@@ -338,6 +339,6 @@ class FastRegressor:
             out[start:stop] += self._b_out
         return out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         sizes = "->".join(str(s) for s in (self.input_size,) + self.hidden_sizes + (1,))
         return f"FastRegressor({sizes}, source={self.source!r})"

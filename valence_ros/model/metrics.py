@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 __all__ = ["mae", "rmse", "r2", "ccc", "regression_report"]
 
 
-def _pair(y_true, y_pred):
+def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(y_true, dtype=np.float64).ravel()
     p = np.asarray(y_pred, dtype=np.float64).ravel()
     if t.shape != p.shape:

@@ -31,7 +31,7 @@ import pickle
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -207,16 +207,16 @@ def _natural_key(name: str) -> list[int | str]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
 
 
-def _group_order(names):
+def _group_order(names: Iterable[str]) -> list[str]:
     """Order keys by layer (natural sort of the prefix), weight before bias."""
-    def key(n):
+    def key(n: str) -> tuple[list[int | str], int, list[int | str]]:
         prefix, _, leaf = str(n).rpartition(".")
         rank = {"weight": 0, "bias": 1}.get(leaf, 2)
         return (_natural_key(prefix), rank, _natural_key(leaf))
     return sorted(names, key=key)
 
 
-def _fmt(shapes):
+def _fmt(shapes: Iterable[tuple[str, tuple[int, ...]]]) -> str:
     return ", ".join(f"{k}{list(s)}" for k, s in shapes)
 
 

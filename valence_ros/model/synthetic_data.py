@@ -129,7 +129,7 @@ class FERDistributionConfig:
     max_confusion: float = 0.25
     decimals: int | None = 2
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         shares = (self.p_neutral, self.p_weak, self.p_strong, self.p_blend)
         if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-9:
             raise ValueError(f"{self.name}: regime shares must be >= 0 and sum to 1, got {shares}")
@@ -195,7 +195,8 @@ def _fer_round(p: np.ndarray, decimals: int | None) -> np.ndarray:
     return p / s
 
 
-def _expression(rng, n, prior, intensity_range, max_confusion):
+def _expression(rng: np.random.Generator, n: int, prior: np.ndarray, intensity_range: tuple[float, float],
+                max_confusion: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of (emotion mass vector, intensity) for n expressions."""
     k = rng.choice(len(EXPRESSIVE), size=n, p=prior)
     a = rng.uniform(intensity_range[0], intensity_range[1], size=n)

@@ -127,7 +127,7 @@ def build_datasets(cfg: TrainConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]
     st = _streams(cfg.seed)
     weights = MEHRABIAN_WEIGHTS if cfg.rule == "weighted" else None
 
-    def lab(X):
+    def lab(X: np.ndarray) -> np.ndarray:
         return label(X.astype(np.float64), cfg.rule, weights).astype(np.float32)
 
     X_tr = generate_frames(cfg.n_train, LOW_EXPRESSIVENESS, np.random.default_rng(st["train"]))
@@ -328,7 +328,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        n_test=args.n_test, n_shift=args.n_shift, threads=args.threads, **kw)
 
 
-def _fmt_row(name, m):
+def _fmt_row(name: str, m: dict) -> str:
     return f"  {name:<11} MAE {m['mae']:.4f}  RMSE {m['rmse']:.4f}  R2 {m['r2']:.5f}  CCC {m['ccc']:.5f}  (n={m['n']})"
 
 

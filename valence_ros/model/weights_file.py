@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.core.input_files import (
@@ -68,7 +69,7 @@ def read_config(config_path: StrPath) -> dict:
         raise ModelLoadError(f"{config_path}: config.json must hold a JSON object, got {type(raw).__name__}")
     cfg = dict(DEFAULT_CONFIG)
 
-    def _int(key, value):
+    def _int(key: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ModelLoadError(f"{config_path}: {key!r} must be a positive integer, got {value!r}")
         return value
