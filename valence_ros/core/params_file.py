@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import yaml
 
@@ -72,11 +72,11 @@ _RclScalarLoader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def _construct_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
     return loader.construct_scalar(node).lower() in ("y", "yes", "true", "on")
 
 
-def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | float:
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
     value = yaml.SafeLoader.construct_yaml_int(loader, node)
     if INT64_MIN <= value <= INT64_MAX:
         return value
@@ -122,7 +122,7 @@ def _check_structure(document: yaml.Node | None) -> None:
         return   # an empty file, or a lone scalar: rcl reads no parameters from it
     if isinstance(document, yaml.SequenceNode):
         raise ParamsFileError("the file is a list; expected a mapping of node names")
-    _check_names(document, top=True)
+    _check_names(cast(yaml.MappingNode, document), top=True)   # a node is a scalar, list or mapping
 
 
 def _check_names(mapping: yaml.MappingNode, top: bool) -> None:
