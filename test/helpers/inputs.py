@@ -7,7 +7,7 @@ SAD = (0.05, 0.01, 0.85, 0.03, 0.02, 0.03, 0.01)
 NEUTRAL = (0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01)
 BASE_STAMP_NS = 1_700_000_000 * 1_000_000_000
 
-# --------------------------------------------------------------------------- ROS4HRI ids
+
 def colliding_face_ids() -> tuple[str, str]:
     """Two distinct face ids with one sanitised Expression topic name (core.hri_expression):
     the same readable part ("c") and SHA-1 equal in the first 32 bits, found by a
