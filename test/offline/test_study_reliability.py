@@ -251,3 +251,33 @@ def test_a_non_utf8_file_name_is_an_input_like_any_other(tmp_path):
     assert (tmp_path / "alone" / "valence.csv").read_bytes() == \
         (out / entries["Jos\\xe9~2"]["output"] / "valence.csv").read_bytes()
 
+
+# ---------------------------------------------------------------------- item 4: one directory per session
+
+
+def test_sessions_never_share_an_output_directory_whatever_the_jobs(tmp_path):
+    data = tmp_path / "data"
+    for i, rel in enumerate(("p01/rec.csv", "p02/rec.csv", "p01__rec.csv", ".p03.csv")):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        _facereader_export(data / rel, seed=i)
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = tmp_path / f"o{jobs}"
+        proc = subprocess.run(_study_cmd(data, data / ".p03.csv", "--out", outs[jobs], "-q", "--jobs", jobs,
+                                         "--no-plots"), capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+    study = json.loads((outs[2] / "study.json").read_text())
+    assert [(e["session"], e["output"]) for e in study["inputs"]] == [
+        (".p03", "%2Ep03_valence"), ("p01/rec", "p01%2Frec_valence"), ("p01__rec", "p01__rec_valence"),
+        ("p02/rec", "p02%2Frec_valence")]
+    for entry in study["inputs"]:        # each directory holds its own session's analysis
+        summary = json.loads((outs[2] / entry["output"] / "summary.json").read_text())
+        assert summary["input"]["path"] == entry["path"]
+    assert json.loads((outs[1] / "study.json").read_text())["inputs"] == [
+        {**e, "seconds": e2["seconds"], "worker_peak_rss_mib": e2["worker_peak_rss_mib"]}
+        for e, e2 in zip(study["inputs"], json.loads((outs[1] / "study.json").read_text())["inputs"])]
+    for name in ("sessions.csv", "episodes.csv"):
+        assert (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes()
+    for entry in study["inputs"]:
+        assert (outs[1] / entry["output"] / "valence.csv").read_bytes() == \
+            (outs[2] / entry["output"] / "valence.csv").read_bytes()

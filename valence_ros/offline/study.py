@@ -155,6 +155,8 @@ def run_study(args, params: dict) -> int:
     tasks = [{"index": i, "session": item.session, "path": str(item.path), "is_csv": item.is_csv,
               "out": str(tmp / output_dir_name(item.session)), "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
               "options": options, "params": params} for i, item in enumerate(inputs)]
+    if len({t["out"] for t in tasks}) != len(tasks):   # unique sessions, injective names: never
+        raise RuntimeError("two sessions map to one output directory")
     merger = None
     bar = _bar(len(tasks), args.quiet)
     try:

@@ -11,7 +11,9 @@ are skipped; only regular files are taken.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +136,19 @@ def collect_inputs(paths: list[Path]) -> list[StudyInput]:
     return sorted(inputs, key=lambda i: i.session)
 
 
+_ESCAPED = re.compile(r"[%/\x00-\x1f\x7f]|^\.")   # % itself, the separator, control characters, a leading dot
+_NAME_MAX = 255                                      # bytes in a directory name (Linux file systems)
+_SUFFIX = "_valence"
+
+
 def output_dir_name(session: str) -> str:
-    """The input's own output directory inside the study directory."""
-    return session.replace("/", "__") + "_valence"
+    """The input's own output directory inside the study directory: <session>_valence with
+    '%', '/', control characters and a leading '.' percent-encoded (p01/rec -> p01%2Frec), so
+    distinct sessions never share a directory (p01__rec stays p01__rec). A name too long
+    for the file system keeps its first 150 bytes plus '%~' and a hash of the session ('%~'
+    is no percent-escape, so it meets no other name)."""
+    name = _ESCAPED.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), session)
+    if len(name.encode()) + len(_SUFFIX) > _NAME_MAX:
+        head = name.encode()[:150].decode("utf-8", "ignore")
+        name = f"{head}%~{hashlib.sha256(session.encode()).hexdigest()[:16]}"
+    return name + _SUFFIX
