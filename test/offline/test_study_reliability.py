@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -281,3 +282,59 @@ def test_sessions_never_share_an_output_directory_whatever_the_jobs(tmp_path):
     for entry in study["inputs"]:
         assert (outs[1] / entry["output"] / "valence.csv").read_bytes() == \
             (outs[2] / entry["output"] / "valence.csv").read_bytes()
+
+
+# ---------------------------------------------------------------------- item 5: what the folder search skips
+
+
+# Root reads a chmod-000 folder; without the two DAC capabilities it obeys the mode like anyone.
+_NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+           "--inh-caps=-dac_override,-dac_read_search", "--"]
+
+
+def test_the_folder_search_reports_every_entry_it_skips_and_takes_symlinked_files(tmp_path):
+    """The layout of issue 22: a symlinked file (git-annex), a participant folder holding a
+    study.json, an unreadable folder, and the other things a search meets."""
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv (util-linux): cannot make a folder unreadable")
+        prefix = _NO_DAC
+    data, annex = tmp_path / "data", tmp_path / "annex"
+    for folder in (data / "p03", data / "p04", annex):
+        folder.mkdir(parents=True)
+    _facereader_export(data / "p01.csv", seed=1)
+    _facereader_export(annex / "SHA256E-s1--0a1b.csv", seed=2)
+    os.symlink("../annex/SHA256E-s1--0a1b.csv", data / "p02.csv")       # outside the folder
+    os.symlink("p02.csv", data / "z_alias.csv")                         # the same file again
+    (data / "p03" / "study.json").write_text('{"participant": "p03", "notes": "own file"}\n')
+    _facereader_export(data / "p03" / "rec.csv", seed=3)
+    _facereader_export(data / "p04" / "lost.csv", seed=4)
+    write_bag(tmp_path / "bags" / "b1", "mcap", {"/emotion_probabilities": ep_topic(session(30, faces=("k",)))})
+    os.symlink("../bags/b1", data / "linked_bag")                         # a symlinked bag: an input
+    os.symlink(".", data / "loop")                                        # a symlinked folder: not searched
+    os.symlink("nowhere.csv", data / "dangling.csv")
+    (data / "notes.md").write_text("notes\n")
+    _facereader_export(data / ".hidden.csv", seed=5)
+    os.chmod(data / "p04", 0)
+    try:
+        proc = subprocess.run(prefix + _study_cmd(data, "--out", tmp_path / "o", "-q", "--jobs", "1", "--no-plots"),
+                              capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    finally:
+        os.chmod(data / "p04", 0o755)
+    assert proc.returncode == 0, proc.stderr
+    study = json.loads((tmp_path / "o" / "study.json").read_text())
+    assert [(e["session"], e["status"]) for e in study["inputs"]] == [
+        ("linked_bag", "ok"), ("p01", "ok"), ("p02", "ok"), ("rec", "ok")]
+    skipped = {str(Path(s["path"]).relative_to(data)): s["reason"] for s in study["skipped"]}
+    assert skipped == {
+        ".hidden.csv": "hidden",
+        "dangling.csv": "broken symlink",
+        "loop": "symlink to a folder that is no bag (not searched)",
+        "notes.md": "not a bag file or CSV/TSV export (.md)",
+        "p03/study.json": "not a bag file or CSV/TSV export (.json)",
+        "p04": "folder not searched: Permission denied",
+        "z_alias.csv": f"the same file as {data / 'p02.csv'}",
+    }, skipped
+    assert study["totals"]["skipped"] == 7
+    assert "the folder search skipped 7 entries (" in proc.stderr and "in study.json" in proc.stderr

@@ -142,7 +142,15 @@ def run_study(args, params: dict) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
-    inputs = collect_inputs([Path(p) for p in args.input])
+    inputs, skipped = collect_inputs([Path(p) for p in args.input])
+    if skipped:   # always said, -q or not: the search's choices are never silent
+        reasons: dict[str, int] = {}
+        for s in skipped:
+            kind = s.reason.split(" (")[0].split(":")[0]
+            reasons[kind] = reasons.get(kind, 0) + 1
+        print(f"{PROG}: the folder search skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} ("
+              + ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) + "); each with its reason in study.json",
+              file=sys.stderr)
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_STUDY_OUT
     _check_out(out, inputs, args.overwrite)
     try:
@@ -179,9 +187,10 @@ def run_study(args, params: dict) -> int:
         wall = time.monotonic() - started
         read = sum(e.get("frames_read", 0) for e in entries)
         totals = {"inputs": len(entries), "ok": len(entries) - failed, "failed": failed, "jobs": jobs,
-                  "frames_read": read, "frames_published": merger.parquet.rows,
+                  "frames_read": read, "frames_published": merger.parquet.rows, "skipped": len(skipped),
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
         study = {"tool": PROG, "inputs": entries,
+                 "skipped": [{"path": printable(s.path), "reason": s.reason} for s in skipped],
                  "params_file": printable(Path(args.params_file).resolve()) if args.params_file else None,
                  "parameters": params, "totals": totals,
                  "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
