@@ -338,3 +338,32 @@ def test_the_folder_search_reports_every_entry_it_skips_and_takes_symlinked_file
     }, skipped
     assert study["totals"]["skipped"] == 7
     assert "the folder search skipped 7 entries (" in proc.stderr and "in study.json" in proc.stderr
+
+
+# ---------------------------------------------------------------------- item 8: metadata.yaml that lies
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_bag_whose_metadata_names_another_topic_is_read_from_its_storage(tmp_path, storage, capsys):
+    frames = session(300)
+    honest = write_bag(tmp_path / "honest", storage, {"/emotion_probabilities": ep_topic(frames)})
+    lying = write_bag(tmp_path / "lying", storage, {"/emotion_probabilities": ep_topic(frames)})
+    meta = lying / "metadata.yaml"
+    assert meta.read_text().count("name: /emotion_probabilities") == 1
+    meta.write_text(meta.read_text().replace("name: /emotion_probabilities", "name: /ghost"))
+    code, stdout, stderr = run([honest, "--out", tmp_path / "o_honest", "--no-plots"], capsys)
+    assert code == 0, stderr
+    code, stdout, stderr = run([lying, "--out", tmp_path / "o_lying", "--no-plots"], capsys)
+    assert code == 0, stderr
+    assert "600 frames read, 600 published" in stdout      # was: "No frames published", 0 read
+    assert "metadata.yaml lists /ghost" in stderr and "read from the storage" in stderr
+    summary = json.loads((tmp_path / "o_lying" / "summary.json").read_text())
+    assert summary["input"]["topics"][0]["name"] == "/emotion_probabilities"
+    assert summary["frames"]["read"] == summary["input"]["topics"][0]["messages"] == 600
+    assert any("metadata.yaml lists /ghost" in note for note in summary["notes"])
+    assert (tmp_path / "o_lying" / "valence.csv").read_bytes() == (tmp_path / "o_honest" / "valence.csv").read_bytes()
+    # in a study too
+    code, _, stderr = run([lying, honest, "--out", tmp_path / "study", "-q", "--jobs", "1", "--no-plots"], capsys)
+    assert code == 0, stderr
+    inputs = json.loads((tmp_path / "study" / "study.json").read_text())["inputs"]
+    assert [(e["session"], e["frames_read"]) for e in inputs] == [("honest", 600), ("lying", 600)]

@@ -341,6 +341,9 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
         else:
             loader = _ModelLoader(params)
             reader = BagReader(path)
+            if reader.metadata_mismatch:
+                summary["notes"].append(reader.metadata_mismatch)
+                print(f"{PROG}: warning: {printable(path)}: {reader.metadata_mismatch}", file=sys.stderr)
             chosen = _select_topics(reader, args.topic, params["input_type"])
             storage = args.storage or reader.storage_format
             summary["input"]["format"] = reader.storage_format
