@@ -367,3 +367,122 @@ def test_a_bag_whose_metadata_names_another_topic_is_read_from_its_storage(tmp_p
     assert code == 0, stderr
     inputs = json.loads((tmp_path / "study" / "study.json").read_text())["inputs"]
     assert [(e["session"], e["frames_read"]) for e in inputs] == [("honest", 600), ("lying", 600)]
+
+
+# ---------------------------------------------------------------------- item 9: full disk, --jobs caps
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs (root only: mount(2)); unmounted afterwards."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="module")
+def big_bags(tmp_path_factory):
+    """Inputs whose outputs (~1 MB each) cannot fit on small_disk."""
+    base = tmp_path_factory.mktemp("big")
+    return {storage: write_bag(base / storage, storage, {"/emotion_probabilities": ep_topic(session(3000))})
+            for storage in ("sqlite3", "mcap")}
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_full_disk_is_one_plain_line_and_exit_4(small_disk, big_bags, storage):
+    out = small_disk / "o"
+    proc = subprocess.run(_study_cmd(big_bags[storage], "--out", out, "--no-plots"), capture_output=True,
+                          text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"valence_analyze: error: no space left on {out}"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "internal error" not in proc.stderr
+    assert list(small_disk.iterdir()) == []          # nothing left behind, the lock file included
+
+
+def test_a_full_disk_in_a_study_fails_its_inputs_with_the_plain_line(small_disk, big_bags):
+    out = small_disk / "o"
+    proc = subprocess.run(_study_cmd(*big_bags.values(), "--out", out, "--no-plots", "-q", "--jobs", "2"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode in (3, 4), proc.stderr          # 4 when the study's own tables do not fit either
+    assert "internal error" not in proc.stderr and "no space left on" in proc.stderr
+    if proc.returncode == 3:
+        for entry in json.loads((out / "study.json").read_text())["inputs"]:
+            assert entry["status"] == "failed", entry
+            assert entry["error"].startswith(f"no space left on {out / entry['session']}_valence"), entry
+    else:
+        assert list(small_disk.iterdir()) == []
+
+
+def test_write_failures_of_every_shape_are_recognised(tmp_path):
+    """Real failures: a file write on /dev/full, sqlite's SQLITE_FULL, and either as the cause
+    of another error. (Never point pyarrow at /dev/full: it replaces the device node with a file.)"""
+    import sqlite3
+
+    from valence_ros.offline.output_errors import output_write_error
+    out = tmp_path / "o"
+    failures = []
+    try:
+        with open("/dev/full", "wb") as f:
+            f.write(b"x" * 100_000)
+    except OSError as error:
+        failures.append(error)
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA max_page_count=2")
+    try:
+        db.execute("CREATE TABLE t(x)")
+        db.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 10)
+    except sqlite3.OperationalError as error:
+        failures.append(error)
+    try:   # as the writer thread hands it on: the cause of another error
+        try:
+            raise failures[0]
+        except OSError as inner:
+            raise RuntimeError("writer failed") from inner
+    except RuntimeError as error:
+        failures.append(error)
+    assert len(failures) == 3
+    for error in failures:
+        converted = output_write_error(error, out)
+        assert converted is not None and str(converted).startswith(f"no space left on {out}"), error
+    assert output_write_error(ValueError("bad value"), out) is None
+    assert output_write_error(FileNotFoundError(2, "No such file or directory"), out) is None
+
+
+def test_a_pyarrow_write_on_a_full_disk_is_recognised(small_disk):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from valence_ros.offline.output_errors import output_write_error
+    with pytest.raises(OSError) as caught:
+        pq.write_table(pa.table({"a": np.random.default_rng(0).random(200_000)}), small_disk / "x.parquet")
+    assert str(output_write_error(caught.value, small_disk)).startswith(f"no space left on {small_disk}")
+
+
+def _one_core():
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def test_jobs_are_capped_at_the_inputs_and_at_two_per_core_and_the_cap_is_said(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        _facereader_export(data / f"p{i}.csv", seed=i)
+    proc = subprocess.run(_study_cmd(data, "--out", tmp_path / "a", "-q", "--jobs", "1000", "--no-plots"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT, preexec_fn=_one_core)
+    assert proc.returncode == 0, proc.stderr
+    # one core may run this process: at most 2 workers
+    assert "--jobs 1000: running 2 workers (at most 2 per core, 1 core)" in proc.stderr
+    assert json.loads((tmp_path / "a" / "study.json").read_text())["totals"]["jobs"] == 2
+    proc = subprocess.run(_study_cmd(data / "p0.csv", data / "p1.csv", "--out", tmp_path / "b", "-q",
+                                     "--jobs", "1000", "--no-plots"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "--jobs 1000: running 2 workers (one per input, 2)" in proc.stderr
+    assert json.loads((tmp_path / "b" / "study.json").read_text())["totals"]["jobs"] == 2

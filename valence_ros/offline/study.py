@@ -34,7 +34,21 @@ __all__ = ["run_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
 
 EXIT_SOME_FAILED = 3
 DEFAULT_STUDY_OUT = "valence_study"
+MAX_JOBS_PER_CORE = 2
 _SPILL_DIR = ".frames"
+
+
+def _capped_jobs(asked: int | None, inputs: int) -> int:
+    """Workers to start: --jobs (default: the cores), at most one per input and
+    MAX_JOBS_PER_CORE per core (more only compete for the CPU, each holding an
+    interpreter and up to one input's memory); a cut --jobs is said on stderr."""
+    cores = default_jobs()
+    jobs = min(cores if asked is None else asked, inputs, MAX_JOBS_PER_CORE * cores)
+    if asked is not None and jobs < asked:
+        why = (f"one per input, {inputs}" if jobs == inputs
+               else f"at most {MAX_JOBS_PER_CORE} per core, {cores} core{'s' if cores > 1 else ''}")
+        print(f"{PROG}: --jobs {asked}: running {jobs} worker{'s' if jobs > 1 else ''} ({why})", file=sys.stderr)
+    return jobs
 
 
 def default_jobs() -> int:
@@ -136,11 +150,11 @@ def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
 def run_study(args, params: dict) -> int:
     """The study mode of valence_analyze (args: its parsed command line)."""
     started = time.monotonic()
+    from valence_ros.offline.output_errors import output_write_error
     from valence_ros.offline.report import OutputDir, OutputError
     from valence_ros.offline.study_pool import WorkerPool
 
-    jobs = args.jobs if args.jobs is not None else default_jobs()
-    if jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
     inputs, skipped = collect_inputs([Path(p) for p in args.input])
     if skipped:   # always said, -q or not: the search's choices are never silent
@@ -151,6 +165,7 @@ def run_study(args, params: dict) -> int:
         print(f"{PROG}: the folder search skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) + "); each with its reason in study.json",
               file=sys.stderr)
+    jobs = _capped_jobs(args.jobs, len(inputs))
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_STUDY_OUT
     _check_out(out, inputs, args.overwrite)
     try:
@@ -161,7 +176,8 @@ def run_study(args, params: dict) -> int:
     options = {"topic": args.topic, "params_file": args.params_file, "node": args.node,
                "storage": args.storage, "no_plots": args.no_plots, "batch_size": args.batch_size}
     tasks = [{"index": i, "session": item.session, "path": str(item.path), "is_csv": item.is_csv,
-              "out": str(tmp / output_dir_name(item.session)), "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
+              "out": str(tmp / output_dir_name(item.session)), "final_out": str(out / output_dir_name(item.session)),
+              "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
               "options": options, "params": params} for i, item in enumerate(inputs)]
     if len({t["out"] for t in tasks}) != len(tasks):   # unique sessions, injective names: never
         raise RuntimeError("two sessions map to one output directory")
@@ -177,7 +193,7 @@ def run_study(args, params: dict) -> int:
             frames += n
             bar.set_postfix_str(f"{frames:,} frames")
 
-        for result in WorkerPool(min(jobs, len(tasks))).run(tasks, on_progress):
+        for result in WorkerPool(jobs).run(tasks, on_progress):
             merger.add(result)
             bar.update(1)
         merger.close(tmp)
@@ -198,11 +214,14 @@ def run_study(args, params: dict) -> int:
         (tmp / "study.json").write_text(json.dumps(study, indent=2, allow_nan=False) + "\n")
         bar.close()
         out_dir.commit()
-    except BaseException:
+    except BaseException as error:
         bar.close()
         if merger is not None:
             merger.abort()
         out_dir.abort()
+        failed_write = output_write_error(error, out) if isinstance(error, Exception) else None
+        if failed_write is not None:   # a full disk: one plain line, not an internal error
+            raise failed_write from None
         raise
     if not args.quiet:
         _print_table(entries, totals, out)

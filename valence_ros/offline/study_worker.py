@@ -108,7 +108,8 @@ class _Progress:
 
 def _failure(error: BaseException) -> str:
     from valence_ros.offline.bag_reader import BagError
-    if isinstance(error, (AnalyzeError, BagError)):
+    from valence_ros.offline.output_errors import OutputWriteError
+    if isinstance(error, (AnalyzeError, BagError, OutputWriteError)):
         return printable(error)
     return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
 
@@ -132,7 +133,9 @@ def run_input(task: dict, report_progress) -> dict:
                                 tap=tap, progress=_Progress(report_progress))
     except Exception as error:   # one bad input must not sink the study
         tap.abort()
-        result.update(status="failed", error=_failure(error))
+        # named as the user will look for it, not by the temporary directory
+        result.update(status="failed", error=_failure(error).replace(printable(task["out"]),
+                                                                     printable(task.get("final_out", task["out"]))))
     else:
         faces, episodes = [], []
         for face in summary["face_summaries"]:
