@@ -486,3 +486,47 @@ def test_jobs_are_capped_at_the_inputs_and_at_two_per_core_and_the_cap_is_said(t
     assert proc.returncode == 0, proc.stderr
     assert "--jobs 1000: running 2 workers (one per input, 2)" in proc.stderr
     assert json.loads((tmp_path / "b" / "study.json").read_text())["totals"]["jobs"] == 2
+
+
+# ---------------------------------------------------------------------- item 9: a worker's memory per episode
+
+
+def _alternating_export(path: Path, n: int) -> None:
+    """n frames alternating pure Happy / pure Sad: with no smoothing or hysteresis, n episodes."""
+    happy, sad = "\t0\t1\t0\t0\t0\t0\t0", "\t0\t0\t1\t0\t0\t0\t0"
+    rows = [f"00:{i // 1500:02d}:{i // 25 % 60:02d}.{i % 25 * 40:03d}{happy if i % 2 == 0 else sad}"
+            for i in range(n)]
+    path.write_text("Video analysis detailed log\n\nFilename\tx.avi\n\n"
+                    "Video Time\tNeutral\tHappy\tSad\tAngry\tSurprised\tScared\tDisgusted\n" + "\n".join(rows) + "\n")
+
+
+def test_episodes_cost_no_python_object_each_and_stream_to_episodes_csv(tmp_path):
+    """1M episodes in one input peaked its worker at 559 MiB (and the parent at ~600): each
+    episode was a tuple, then a row list in the pickled result, then again in the parent.
+    Now: 17 bytes per episode in typed arrays, rows streamed to a file, a result of a few kB."""
+    import pickle
+
+    from valence_ros.core.parameters import validate_parameters
+    from valence_ros.offline.episodes import EpisodeBuilder
+    from valence_ros.offline.study_tables import episode_csv, episode_row
+    from valence_ros.offline.study_worker import run_input
+    n = 20_000
+    _alternating_export(tmp_path / "flip.txt", n)
+    params = validate_parameters({"smoothing_time_constant": 0.0, "hysteresis": 0.0})
+    options = {"topic": None, "params_file": None, "node": "/valence_node", "storage": None, "no_plots": True,
+               "batch_size": 4096}
+    result = run_input({"index": 0, "session": "=flip", "path": str(tmp_path / "flip.txt"), "is_csv": True,
+                        "out": str(tmp_path / "o"), "spill": str(tmp_path / "0.arrow"), "options": options,
+                        "params": params}, lambda k: None)
+    assert result["status"] == "ok", result
+    assert len(pickle.dumps(result)) < 20_000          # was ~43 bytes per episode
+    rows = Path(result["episodes_file"]).read_bytes().splitlines()
+    assert len(rows) == n and rows[0].startswith(b"'=flip,,")
+    # the streamed text is byte for byte what the one CSV policy writes for the same rows
+    builder = EpisodeBuilder()
+    for face, a, b in (("=x", 0, 10), ("=x", 10, 20), ("b\rc", 5, 7)):
+        builder.add(face, np.array([a, b]), np.array([1, -1]), np.array([False, False]))
+    builder.finish()
+    assert b"".join(episode_csv("-s", builder)) == csv_bytes([episode_row("-s", *r) for r in builder.rows()])
+    info = builder.faces["=x"]
+    assert (info.states.itemsize, info.starts.itemsize, info.ends.itemsize) == (1, 8, 8)

@@ -97,7 +97,8 @@ class _Merger:
             r, spill = self.results[self.next], Path(self.tasks[self.next]["spill"])
             if r["status"] == "ok":
                 self.face_rows += r.pop("faces")
-                self.episodes.write(self._csv(r.pop("episodes")))
+                with open(r.pop("episodes_file"), "rb") as rows:   # streamed: may be millions of rows
+                    shutil.copyfileobj(rows, self.episodes, 1 << 20)
                 for session, face, frames in read_ordered(spill, r.pop("spill_index")):
                     self.parquet.add(session, face, frames)
             else:   # what a worker that died left behind (finished, if it died sending its result)
@@ -107,6 +108,7 @@ class _Merger:
                 for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
                     shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
+            spill.with_suffix(".episodes.csv").unlink(missing_ok=True)
             self.next += 1
 
     def close(self, tmp: Path) -> None:

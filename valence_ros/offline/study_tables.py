@@ -11,16 +11,17 @@ one row group, not the study.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
-from valence_ros.offline.csv_cells import csv_bytes
+from valence_ros.offline.csv_cells import csv_bytes, text_cell
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
-           "episode_row", "csv_bytes", "FramesParquet"]
+           "episode_row", "episode_csv", "csv_bytes", "FramesParquet"]
 
 SESSION_COLUMNS = (
     "session", "face_id", "frames", "duration_s", "valence_mean", "valence_min", "valence_max",
@@ -57,6 +58,22 @@ def session_row(session: str, face: dict, episodes) -> list:
 
 def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int) -> list:
     return [session, face, state, start_ns, end_ns, _num((end_ns - start_ns) * 1e-9)]
+
+
+EPISODE_CHUNK_ROWS = 65536
+
+
+def episode_csv(session: str, builder) -> Iterator[bytes]:
+    """episodes.csv text of one session's EpisodeBuilder, face by face, in chunks of at most
+    EPISODE_CHUNK_ROWS rows: the same bytes as csv_bytes() of its episode_row()s, without
+    a Python object per episode (memory stays one chunk)."""
+    for face in sorted(builder.faces):
+        prefix = f"{text_cell(session)},{text_cell(face)},"
+        states, starts, ends = builder.faces[face].sorted_closed()
+        for k in range(0, len(states), EPISODE_CHUNK_ROWS):
+            part = slice(k, k + EPISODE_CHUNK_ROWS)
+            yield "".join(f"{prefix}{s},{a},{b},{(b - a) * 1e-9:.9f}\n" for s, a, b in zip(
+                states[part].tolist(), starts[part].tolist(), ends[part].tolist())).encode()
 
 
 class FramesParquet:
