@@ -6,8 +6,8 @@ uses, with the same arguments - so the input's own output directory is what
 writer thread: it appends each output batch, split by face, to a spill
 file (offline.frames_spill) and feeds the episode builder. The result sent
 back to the parent is small: summary figures, per-face rows, the spill index,
-and the name of a file holding the session's episodes.csv rows. A bad input becomes a result with status "failed" and its one
-line, never an exception.
+and the name of a file holding the session's episodes.csv rows. A bad input
+becomes a result with status "failed" and its one line, never an exception.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from valence_ros.offline.episodes import EpisodeBuilder
 from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.frames_spill import SpillWriter
 from valence_ros.offline.pipeline import row_groups
-from valence_ros.offline.output_errors import output_write_error
+from valence_ros.offline.output_errors import OutputWriteError, output_write_error
 from valence_ros.offline.study_tables import episode_csv, session_row
 
 __all__ = ["StudyTap", "run_input"]
@@ -109,7 +109,6 @@ class _Progress:
 
 def _failure(error: BaseException) -> str:
     from valence_ros.offline.bag_reader import BagError
-    from valence_ros.offline.output_errors import OutputWriteError
     if isinstance(error, (AnalyzeError, BagError, OutputWriteError)):
         return printable(error)
     return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
