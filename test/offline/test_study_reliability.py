@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,3 +252,281 @@ def test_a_non_utf8_file_name_is_an_input_like_any_other(tmp_path):
     assert (tmp_path / "alone" / "valence.csv").read_bytes() == \
         (out / entries["Jos\\xe9~2"]["output"] / "valence.csv").read_bytes()
 
+
+# ---------------------------------------------------------------------- item 4: one directory per session
+
+
+def test_sessions_never_share_an_output_directory_whatever_the_jobs(tmp_path):
+    data = tmp_path / "data"
+    for i, rel in enumerate(("p01/rec.csv", "p02/rec.csv", "p01__rec.csv", ".p03.csv")):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        _facereader_export(data / rel, seed=i)
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = tmp_path / f"o{jobs}"
+        proc = subprocess.run(_study_cmd(data, data / ".p03.csv", "--out", outs[jobs], "-q", "--jobs", jobs,
+                                         "--no-plots"), capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+    study = json.loads((outs[2] / "study.json").read_text())
+    assert [(e["session"], e["output"]) for e in study["inputs"]] == [
+        (".p03", "%2Ep03_valence"), ("p01/rec", "p01%2Frec_valence"), ("p01__rec", "p01__rec_valence"),
+        ("p02/rec", "p02%2Frec_valence")]
+    for entry in study["inputs"]:        # each directory holds its own session's analysis
+        summary = json.loads((outs[2] / entry["output"] / "summary.json").read_text())
+        assert summary["input"]["path"] == entry["path"]
+    assert json.loads((outs[1] / "study.json").read_text())["inputs"] == [
+        {**e, "seconds": e2["seconds"], "worker_peak_rss_mib": e2["worker_peak_rss_mib"]}
+        for e, e2 in zip(study["inputs"], json.loads((outs[1] / "study.json").read_text())["inputs"])]
+    for name in ("sessions.csv", "episodes.csv"):
+        assert (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes()
+    for entry in study["inputs"]:
+        assert (outs[1] / entry["output"] / "valence.csv").read_bytes() == \
+            (outs[2] / entry["output"] / "valence.csv").read_bytes()
+
+
+# ---------------------------------------------------------------------- item 5: what the folder search skips
+
+
+# Root reads a chmod-000 folder; without the two DAC capabilities it obeys the mode like anyone.
+_NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+           "--inh-caps=-dac_override,-dac_read_search", "--"]
+
+
+def test_the_folder_search_reports_every_entry_it_skips_and_takes_symlinked_files(tmp_path):
+    """The layout of issue 22: a symlinked file (git-annex), a participant folder holding a
+    study.json, an unreadable folder, and the other things a search meets."""
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv (util-linux): cannot make a folder unreadable")
+        prefix = _NO_DAC
+    data, annex = tmp_path / "data", tmp_path / "annex"
+    for folder in (data / "p03", data / "p04", annex):
+        folder.mkdir(parents=True)
+    _facereader_export(data / "p01.csv", seed=1)
+    _facereader_export(annex / "SHA256E-s1--0a1b.csv", seed=2)
+    os.symlink("../annex/SHA256E-s1--0a1b.csv", data / "p02.csv")       # outside the folder
+    os.symlink("p02.csv", data / "z_alias.csv")                         # the same file again
+    (data / "p03" / "study.json").write_text('{"participant": "p03", "notes": "own file"}\n')
+    _facereader_export(data / "p03" / "rec.csv", seed=3)
+    _facereader_export(data / "p04" / "lost.csv", seed=4)
+    write_bag(tmp_path / "bags" / "b1", "mcap", {"/emotion_probabilities": ep_topic(session(30, faces=("k",)))})
+    os.symlink("../bags/b1", data / "linked_bag")                         # a symlinked bag: an input
+    os.symlink(".", data / "loop")                                        # a symlinked folder: not searched
+    os.symlink("nowhere.csv", data / "dangling.csv")
+    (data / "notes.md").write_text("notes\n")
+    _facereader_export(data / ".hidden.csv", seed=5)
+    os.chmod(data / "p04", 0)
+    try:
+        proc = subprocess.run(prefix + _study_cmd(data, "--out", tmp_path / "o", "-q", "--jobs", "1", "--no-plots"),
+                              capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    finally:
+        os.chmod(data / "p04", 0o755)
+    assert proc.returncode == 0, proc.stderr
+    study = json.loads((tmp_path / "o" / "study.json").read_text())
+    assert [(e["session"], e["status"]) for e in study["inputs"]] == [
+        ("linked_bag", "ok"), ("p01", "ok"), ("p02", "ok"), ("rec", "ok")]
+    skipped = {str(Path(s["path"]).relative_to(data)): s["reason"] for s in study["skipped"]}
+    assert skipped == {
+        ".hidden.csv": "hidden",
+        "dangling.csv": "broken symlink",
+        "loop": "symlink to a folder that is no bag (not searched)",
+        "notes.md": "not a bag file or CSV/TSV export (.md)",
+        "p03/study.json": "not a bag file or CSV/TSV export (.json)",
+        "p04": "folder not searched: Permission denied",
+        "z_alias.csv": f"the same file as {data / 'p02.csv'}",
+    }, skipped
+    assert study["totals"]["skipped"] == 7
+    assert "the folder search skipped 7 entries (" in proc.stderr and "in study.json" in proc.stderr
+
+
+# ---------------------------------------------------------------------- item 8: metadata.yaml that lies
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_bag_whose_metadata_names_another_topic_is_read_from_its_storage(tmp_path, storage, capsys):
+    frames = session(300)
+    honest = write_bag(tmp_path / "honest", storage, {"/emotion_probabilities": ep_topic(frames)})
+    lying = write_bag(tmp_path / "lying", storage, {"/emotion_probabilities": ep_topic(frames)})
+    meta = lying / "metadata.yaml"
+    assert meta.read_text().count("name: /emotion_probabilities") == 1
+    meta.write_text(meta.read_text().replace("name: /emotion_probabilities", "name: /ghost"))
+    code, stdout, stderr = run([honest, "--out", tmp_path / "o_honest", "--no-plots"], capsys)
+    assert code == 0, stderr
+    code, stdout, stderr = run([lying, "--out", tmp_path / "o_lying", "--no-plots"], capsys)
+    assert code == 0, stderr
+    assert "600 frames read, 600 published" in stdout      # was: "No frames published", 0 read
+    assert "metadata.yaml lists /ghost" in stderr and "read from the storage" in stderr
+    summary = json.loads((tmp_path / "o_lying" / "summary.json").read_text())
+    assert summary["input"]["topics"][0]["name"] == "/emotion_probabilities"
+    assert summary["frames"]["read"] == summary["input"]["topics"][0]["messages"] == 600
+    assert any("metadata.yaml lists /ghost" in note for note in summary["notes"])
+    assert (tmp_path / "o_lying" / "valence.csv").read_bytes() == (tmp_path / "o_honest" / "valence.csv").read_bytes()
+    # in a study too
+    code, _, stderr = run([lying, honest, "--out", tmp_path / "study", "-q", "--jobs", "1", "--no-plots"], capsys)
+    assert code == 0, stderr
+    inputs = json.loads((tmp_path / "study" / "study.json").read_text())["inputs"]
+    assert [(e["session"], e["frames_read"]) for e in inputs] == [("honest", 600), ("lying", 600)]
+
+
+# ---------------------------------------------------------------------- item 9: full disk, --jobs caps
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs (root only: mount(2)); unmounted afterwards."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="module")
+def big_bags(tmp_path_factory):
+    """Inputs whose outputs (~1 MB each) cannot fit on small_disk."""
+    base = tmp_path_factory.mktemp("big")
+    return {storage: write_bag(base / storage, storage, {"/emotion_probabilities": ep_topic(session(3000))})
+            for storage in ("sqlite3", "mcap")}
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_full_disk_is_one_plain_line_and_exit_4(small_disk, big_bags, storage):
+    out = small_disk / "o"
+    proc = subprocess.run(_study_cmd(big_bags[storage], "--out", out, "--no-plots"), capture_output=True,
+                          text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"valence_analyze: error: no space left on {out}"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "internal error" not in proc.stderr
+    assert list(small_disk.iterdir()) == []          # nothing left behind, the lock file included
+
+
+def test_a_full_disk_in_a_study_fails_its_inputs_with_the_plain_line(small_disk, big_bags):
+    out = small_disk / "o"
+    proc = subprocess.run(_study_cmd(*big_bags.values(), "--out", out, "--no-plots", "-q", "--jobs", "2"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode in (3, 4), proc.stderr          # 4 when the study's own tables do not fit either
+    assert "internal error" not in proc.stderr and "no space left on" in proc.stderr
+    if proc.returncode == 3:
+        for entry in json.loads((out / "study.json").read_text())["inputs"]:
+            assert entry["status"] == "failed", entry
+            assert entry["error"].startswith(f"no space left on {out / entry['session']}_valence"), entry
+    else:
+        assert list(small_disk.iterdir()) == []
+
+
+def test_write_failures_of_every_shape_are_recognised(tmp_path):
+    """Real failures: a file write on /dev/full, sqlite's SQLITE_FULL, and either as the cause
+    of another error. (Never point pyarrow at /dev/full: it replaces the device node with a file.)"""
+    import sqlite3
+
+    from valence_ros.offline.output_errors import output_write_error
+    out = tmp_path / "o"
+    failures = []
+    try:
+        with open("/dev/full", "wb") as f:
+            f.write(b"x" * 100_000)
+    except OSError as error:
+        failures.append(error)
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA max_page_count=2")
+    try:
+        db.execute("CREATE TABLE t(x)")
+        db.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 10)
+    except sqlite3.OperationalError as error:
+        failures.append(error)
+    try:   # as the writer thread hands it on: the cause of another error
+        try:
+            raise failures[0]
+        except OSError as inner:
+            raise RuntimeError("writer failed") from inner
+    except RuntimeError as error:
+        failures.append(error)
+    assert len(failures) == 3
+    for error in failures:
+        converted = output_write_error(error, out)
+        assert converted is not None and str(converted).startswith(f"no space left on {out}"), error
+    assert output_write_error(ValueError("bad value"), out) is None
+    assert output_write_error(FileNotFoundError(2, "No such file or directory"), out) is None
+
+
+def test_a_pyarrow_write_on_a_full_disk_is_recognised(small_disk):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from valence_ros.offline.output_errors import output_write_error
+    with pytest.raises(OSError) as caught:
+        pq.write_table(pa.table({"a": np.random.default_rng(0).random(200_000)}), small_disk / "x.parquet")
+    assert str(output_write_error(caught.value, small_disk)).startswith(f"no space left on {small_disk}")
+
+
+def _one_core():
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def test_jobs_are_capped_at_the_inputs_and_at_two_per_core_and_the_cap_is_said(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        _facereader_export(data / f"p{i}.csv", seed=i)
+    proc = subprocess.run(_study_cmd(data, "--out", tmp_path / "a", "-q", "--jobs", "1000", "--no-plots"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT, preexec_fn=_one_core)
+    assert proc.returncode == 0, proc.stderr
+    # one core may run this process: at most 2 workers
+    assert "--jobs 1000: running 2 workers (at most 2 per core, 1 core)" in proc.stderr
+    assert json.loads((tmp_path / "a" / "study.json").read_text())["totals"]["jobs"] == 2
+    proc = subprocess.run(_study_cmd(data / "p0.csv", data / "p1.csv", "--out", tmp_path / "b", "-q",
+                                     "--jobs", "1000", "--no-plots"),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "--jobs 1000: running 2 workers (one per input, 2)" in proc.stderr
+    assert json.loads((tmp_path / "b" / "study.json").read_text())["totals"]["jobs"] == 2
+
+
+# ---------------------------------------------------------------------- item 9: a worker's memory per episode
+
+
+def _alternating_export(path: Path, n: int) -> None:
+    """n frames alternating pure Happy / pure Sad: with no smoothing or hysteresis, n episodes."""
+    happy, sad = "\t0\t1\t0\t0\t0\t0\t0", "\t0\t0\t1\t0\t0\t0\t0"
+    rows = [f"00:{i // 1500:02d}:{i // 25 % 60:02d}.{i % 25 * 40:03d}{happy if i % 2 == 0 else sad}"
+            for i in range(n)]
+    path.write_text("Video analysis detailed log\n\nFilename\tx.avi\n\n"
+                    "Video Time\tNeutral\tHappy\tSad\tAngry\tSurprised\tScared\tDisgusted\n" + "\n".join(rows) + "\n")
+
+
+def test_episodes_cost_no_python_object_each_and_stream_to_episodes_csv(tmp_path):
+    """1M episodes in one input peaked its worker at 559 MiB (and the parent at ~600): each
+    episode was a tuple, then a row list in the pickled result, then again in the parent.
+    Now: 17 bytes per episode in typed arrays, rows streamed to a file, a result of a few kB."""
+    import pickle
+
+    from valence_ros.core.parameters import validate_parameters
+    from valence_ros.offline.episodes import EpisodeBuilder
+    from valence_ros.offline.study_tables import episode_csv, episode_row
+    from valence_ros.offline.study_worker import run_input
+    n = 20_000
+    _alternating_export(tmp_path / "flip.txt", n)
+    params = validate_parameters({"smoothing_time_constant": 0.0, "hysteresis": 0.0})
+    options = {"topic": None, "params_file": None, "node": "/valence_node", "storage": None, "no_plots": True,
+               "batch_size": 4096}
+    result = run_input({"index": 0, "session": "=flip", "path": str(tmp_path / "flip.txt"), "is_csv": True,
+                        "out": str(tmp_path / "o"), "spill": str(tmp_path / "0.arrow"), "options": options,
+                        "params": params}, lambda k: None)
+    assert result["status"] == "ok", result
+    assert len(pickle.dumps(result)) < 20_000          # was ~43 bytes per episode
+    rows = Path(result["episodes_file"]).read_bytes().splitlines()
+    assert len(rows) == n and rows[0].startswith(b"'=flip,,")
+    # the streamed text is byte for byte what the one CSV policy writes for the same rows
+    builder = EpisodeBuilder()
+    for face, a, b in (("=x", 0, 10), ("=x", 10, 20), ("b\rc", 5, 7)):
+        builder.add(face, np.array([a, b]), np.array([1, -1]), np.array([False, False]))
+    builder.finish()
+    assert b"".join(episode_csv("-s", builder)) == csv_bytes([episode_row("-s", *r) for r in builder.rows()])
+    info = builder.faces["=x"]
+    assert (info.states.itemsize, info.starts.itemsize, info.ends.itemsize) == (1, 8, 8)

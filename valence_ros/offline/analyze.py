@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                "Scared, Disgusted). Several inputs, or a folder (searched recursively), make a study: "
                "each input analysed as alone, into DIR/<session>_valence/, plus sessions.csv, episodes.csv, "
                "frames.parquet and study.json in DIR. Exit codes: 0 ok, 2 bad input, 1 internal error, "
-               "3 study written but some inputs failed, 130/143 interrupted.")
+               "3 study written but some inputs failed, 4 output not written (no space left, read-only, "
+               "I/O error), 130/143 interrupted.")
     p.add_argument("input", metavar="BAG", nargs="+",
                    help="rosbag2 bag (sqlite3 or MCAP), or a FaceReader-style CSV; several, or a folder: a study")
     p.add_argument("--topic", action="append", metavar="NAME",
@@ -81,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="do not draw the per-face PNGs (nor a study's figures/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
-                   help="study: inputs analysed in parallel (default: the number of cores)")
+                   help="study: inputs analysed in parallel (default: the number of cores; "
+                        "at most one per input and 2 per core)")
     p.add_argument("--batch-size", type=int, default=65536, help=argparse.SUPPRESS)
     g = p.add_argument_group("study design and analysis (docs/studies.md)")
     g.add_argument("--design", metavar="FILE",
@@ -176,9 +178,13 @@ def main(argv=None) -> int:
 def _exit_code(error: BaseException) -> int:
     """Print the one line for `error` and return the exit code (re-raises what is no error)."""
     from valence_ros.offline.bag_reader import BagError
+    from valence_ros.offline.output_errors import EXIT_OUTPUT, OutputWriteError
     if isinstance(error, (AnalyzeError, BagError)):
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if isinstance(error, OutputWriteError):   # a full disk
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_OUTPUT
     if isinstance(error, KeyboardInterrupt):
         print(f"{PROG}: interrupted; no output written", file=sys.stderr)
         return 130

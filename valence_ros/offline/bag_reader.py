@@ -183,16 +183,31 @@ class BagReader:
         storages = getattr(self._reader.storage, "storages", None) or [self._reader.storage]
         self._storages = storages
         self.storage_format = "mcap" if isinstance(storages[0], McapReader) else "sqlite3"
+        # Topics as the storage holds them, as rosbag2 reads them (`ros2 bag play` plays
+        # what the storage holds): metadata.yaml is only a summary, and one that names
+        # another topic must not turn the recording into "0 frames, success".
+        by_topic: dict[str, list] = {}
+        for storage in storages:
+            for conn in storage.connections:
+                by_topic.setdefault(conn.topic, []).append(conn)
         self.topics: dict[str, TopicInfo] = {}
-        for name, info in self._reader.topics.items():
-            conns = info.connections
+        for name, conns in by_topic.items():
             self.topics[name] = TopicInfo(
                 name=name,
-                msgtype=info.msgtype or conns[0].msgtype,
+                msgtype=conns[0].msgtype,
                 count=sum(c.msgcount for c in conns),
-                msgdef=info.msgdef.data if info.msgdef is not None else "",
+                msgdef=next((c.msgdef.data for c in conns if c.msgdef is not None and c.msgdef.data), ""),
                 connection_ids=tuple(c.id for c in conns),
             )
+        listed = {(c.topic, c.msgtype) for c in self._reader.connections}
+        held = {(t.name, t.msgtype) for t in self.topics.values()}
+        self.metadata_mismatch: str | None = None   # what metadata.yaml gets wrong, if anything
+        if listed != held:
+            def show(pairs):
+                return ", ".join(f"{n} ({t})" for n, t in sorted(pairs)) or "none"
+            self.metadata_mismatch = (
+                f"metadata.yaml lists {show(listed - held)} but the storage holds {show(held - listed)}; "
+                "topics are read from the storage, as rosbag2 does")
         self.fast_path_used: str | None = None   # "mcap" / "sqlite3" once a fast reader ran
 
     def close(self) -> None:
@@ -230,15 +245,15 @@ class BagReader:
 
     def _generic_batches(self, topics, batch_size):
         wanted = {t: i for i, t in enumerate(topics)}
-        conns = [c for c in self._reader.connections if c.topic in wanted]
-        topic_of_conn = {c.id: wanted[c.topic] for c in conns}
+        # The storage's own connections (see __init__), matched by rosbags on topic and type
+        conns = [c for storage in self._storages for c in storage.connections if c.topic in wanted]
         messages = self._reader.messages(conns)
         while True:
             rows = list(islice(messages, batch_size))
             if not rows:
                 return
             conn_list, times, datas = zip(*rows)
-            topic = np.fromiter((topic_of_conn[c.id] for c in conn_list), dtype=np.int16, count=len(rows))
+            topic = np.fromiter((wanted[c.topic] for c in conn_list), dtype=np.int16, count=len(rows))
             yield _raw_batch(datas, times, topic)
 
     def _sqlite_ok(self) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 
 from valence_ros.offline.csv_cells import text_cell
 from valence_ros.offline.errors import AnalyzeError
+from valence_ros.offline.output_errors import output_write_error
 from valence_ros.offline.output_lock import OutputBusy, OutputLock, rename_noreplace
 from valence_ros.offline.numfmt import ascii_ints, fixed9
 from valence_ros.offline.termination import final_step, signals_held
@@ -328,14 +329,16 @@ class OutputDir:
             except OutputBusy as error:
                 raise OutputError(str(error)) from None
             except OSError as error:
-                raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+                raise (output_write_error(error, self.final)
+                       or OutputError(f"{parent}: cannot create the output directory ({error.strerror})")) from None
             _claims.add(self._lock)
             try:
                 self._check_final()
                 self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
             except OSError as error:
                 self._release()
-                raise OutputError(f"{parent}: cannot create the output directory ({error.strerror})") from None
+                raise (output_write_error(error, self.final)
+                       or OutputError(f"{parent}: cannot create the output directory ({error.strerror})")) from None
             except BaseException:
                 self._release()
                 raise

@@ -319,6 +319,7 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
     `tap` (sees every output batch) and `progress` (replaces the progress bar)."""
     started = time.monotonic()
     from valence_ros.offline.bag_reader import BagError, BagReader
+    from valence_ros.offline.output_errors import output_write_error
     from valence_ros.offline.report import OutputDir, OutputError
 
     resolved_in = path.resolve()
@@ -342,6 +343,9 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
         else:
             loader = _ModelLoader(params)
             reader = BagReader(path)
+            if reader.metadata_mismatch:
+                summary["notes"].append(reader.metadata_mismatch)
+                print(f"{PROG}: warning: {printable(path)}: {reader.metadata_mismatch}", file=sys.stderr)
             chosen = _select_topics(reader, args.topic, params["input_type"])
             storage = args.storage or reader.storage_format
             summary["input"]["format"] = reader.storage_format
@@ -390,8 +394,11 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
         summary["frames_per_s"] = round(summary["frames"]["read"] / frames_s) if frames_s > 0 else None
         (out_dir.tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         out_dir.commit()
-    except BaseException:
+    except BaseException as error:
         out_dir.abort()
+        failed_write = output_write_error(error, out_path) if isinstance(error, Exception) else None
+        if failed_write is not None:   # a full disk: one plain line, not an internal error
+            raise failed_write from None
         raise
 
     summary_out = dict(summary)

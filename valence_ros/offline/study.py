@@ -39,7 +39,21 @@ __all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
 
 EXIT_SOME_FAILED = 3
 DEFAULT_STUDY_OUT = "valence_study"
+MAX_JOBS_PER_CORE = 2
 _SPILL_DIR = ".frames"
+
+
+def _capped_jobs(asked: int | None, inputs: int) -> int:
+    """Workers to start: --jobs (default: the cores), at most one per input and
+    MAX_JOBS_PER_CORE per core (more only compete for the CPU, each holding an
+    interpreter and up to one input's memory); a cut --jobs is said on stderr."""
+    cores = default_jobs()
+    jobs = min(cores if asked is None else asked, inputs, MAX_JOBS_PER_CORE * cores)
+    if asked is not None and jobs < asked:
+        why = (f"one per input, {inputs}" if jobs == inputs
+               else f"at most {MAX_JOBS_PER_CORE} per core, {cores} core{'s' if cores > 1 else ''}")
+        print(f"{PROG}: --jobs {asked}: running {jobs} worker{'s' if jobs > 1 else ''} ({why})", file=sys.stderr)
+    return jobs
 
 
 def default_jobs() -> int:
@@ -97,7 +111,9 @@ class _Merger:
             if r["status"] == "ok":
                 design = self.design.row(r["session"]) if self.design is not None else ()
                 self.face_rows += self._joined(r.pop("faces"), r["session"])
-                self.episodes.write(self._csv(self._joined(r.pop("episodes"), r["session"])))
+                # streamed: may be millions of rows (the worker put the design cells in: task "design_cells")
+                with open(r.pop("episodes_file"), "rb") as rows:
+                    shutil.copyfileobj(rows, self.episodes, 1 << 20)
                 for session, face, frames in read_ordered(spill, r.pop("spill_index")):
                     self.parquet.add(session, face, frames, design)
             else:   # what a worker that died left behind (finished, if it died sending its result)
@@ -107,6 +123,7 @@ class _Merger:
                 for partial in out.parent.glob(glob.escape(out.name) + ".tmp-*"):
                     shutil.rmtree(partial, ignore_errors=True)
             spill.unlink(missing_ok=True)
+            spill.with_suffix(".episodes.csv").unlink(missing_ok=True)
             self.next += 1
 
     def close(self, tmp: Path) -> None:
@@ -153,16 +170,25 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
     Inputs that fail are recorded in study.json; the caller decides the exit code."""
     started = time.monotonic()
     from valence_ros.offline.design import load_design
+    from valence_ros.offline.output_errors import output_write_error
     from valence_ros.offline.report import OutputDir, OutputError
     from valence_ros.offline.study_pool import WorkerPool
 
-    jobs = options.jobs if options.jobs is not None else default_jobs()
-    if jobs < 1:
+    if options.jobs is not None and options.jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
-    inputs = collect_inputs(inputs)
+    inputs, skipped = collect_inputs(inputs)
+    if skipped:   # always said, -q or not: the search's choices are never silent
+        reasons: dict[str, int] = {}
+        for s in skipped:
+            kind = s.reason.split(" (")[0].split(":")[0]
+            reasons[kind] = reasons.get(kind, 0) + 1
+        print(f"{PROG}: the folder search skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} ("
+              + ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) + "); each with its reason in study.json",
+              file=sys.stderr)
     design = load_design(inputs, options.design, options.design_from_path, options.allow_missing_design)
     events = _load_events(options, inputs)
     analysis = _analysis(options, params, design, events)   # checks --by before the long part
+    jobs = _capped_jobs(options.jobs, len(inputs))
     out = out if out is not None else Path.cwd() / DEFAULT_STUDY_OUT
     _check_out(out, inputs, options.overwrite)
     try:
@@ -172,8 +198,12 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
     tmp = out_dir.tmp
     worker_options = options.worker_options()
     tasks = [{"index": i, "session": item.session, "path": str(item.path), "is_csv": item.is_csv,
-              "out": str(tmp / output_dir_name(item.session)), "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
+              "out": str(tmp / output_dir_name(item.session)), "final_out": str(out / output_dir_name(item.session)),
+              "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
+              "design_cells": design.row(item.session) if design is not None else (),
               "options": worker_options, "params": params} for i, item in enumerate(inputs)]
+    if len({t["out"] for t in tasks}) != len(tasks):   # unique sessions, injective names: never
+        raise RuntimeError("two sessions map to one output directory")
     merger = None
     bar = _bar(len(tasks), options.quiet)
     try:
@@ -186,7 +216,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
             frames += n
             bar.set_postfix_str(f"{frames:,} frames")
 
-        for result in WorkerPool(min(jobs, len(tasks))).run(tasks, on_progress):
+        for result in WorkerPool(jobs).run(tasks, on_progress):
             merger.add(result)
             bar.update(1)
         merger.close(tmp)
@@ -197,9 +227,10 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
         wall = time.monotonic() - started
         read = sum(e.get("frames_read", 0) for e in entries)
         totals = {"inputs": len(entries), "ok": len(entries) - failed, "failed": failed, "jobs": jobs,
-                  "frames_read": read, "frames_published": merger.parquet.rows,
+                  "frames_read": read, "frames_published": merger.parquet.rows, "skipped": len(skipped),
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
         study = {"tool": PROG, "inputs": entries,
+                 "skipped": [{"path": printable(s.path), "reason": s.reason} for s in skipped],
                  "params_file": printable(Path(options.params_file).resolve()) if options.params_file else None,
                  "parameters": params, "totals": totals,
                  "outputs": {"sessions": "sessions.csv", "episodes": "episodes.csv", "frames": "frames.parquet",
@@ -210,11 +241,14 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
         (tmp / "study.json").write_text(json.dumps(study, indent=2, allow_nan=False) + "\n")
         bar.close()
         out_dir.commit()
-    except BaseException:
+    except BaseException as error:
         bar.close()
         if merger is not None:
             merger.abort()
         out_dir.abort()
+        failed_write = output_write_error(error, out) if isinstance(error, Exception) else None
+        if failed_write is not None:   # a full disk: one plain line, not an internal error
+            raise failed_write from None
         raise
     return out
 

@@ -11,16 +11,17 @@ one row group, not the study.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
-from valence_ros.offline.csv_cells import csv_bytes
+from valence_ros.offline.csv_cells import csv_bytes, text_cell
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
-           "episode_row", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
+           "episode_row", "episode_csv", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
            "number_cell"]
 
 SESSION_COLUMNS = (
@@ -68,6 +69,24 @@ def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int)
 def with_design(columns, design) -> tuple:
     """A table's columns with a study design's columns (offline.design) after "session"."""
     return (columns[0], *design, *columns[1:])
+
+
+EPISODE_CHUNK_ROWS = 65536
+
+
+def episode_csv(session: str, builder, design_cells: tuple[str, ...] = ()) -> Iterator[bytes]:
+    """episodes.csv text of one session's EpisodeBuilder, face by face, in chunks of at most
+    EPISODE_CHUNK_ROWS rows: the same bytes as csv_bytes() of its episode_row()s (with a
+    study design's cells after the session, as with_design() orders the columns), without
+    a Python object per episode (memory stays one chunk)."""
+    lead = "".join(f"{text_cell(c)}," for c in (session, *design_cells))
+    for face in sorted(builder.faces):
+        prefix = f"{lead}{text_cell(face)},"
+        states, starts, ends = builder.faces[face].sorted_closed()
+        for k in range(0, len(states), EPISODE_CHUNK_ROWS):
+            part = slice(k, k + EPISODE_CHUNK_ROWS)
+            yield "".join(f"{prefix}{s},{a},{b},{(b - a) * 1e-9:.9f}\n" for s, a, b in zip(
+                states[part].tolist(), starts[part].tolist(), ends[part].tolist())).encode()
 
 
 def frames_schema(design_columns=()) -> pa.Schema:

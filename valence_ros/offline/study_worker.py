@@ -5,9 +5,9 @@ uses, with the same arguments - so the input's own output directory is what
 `valence_analyze INPUT` writes. A StudyTap rides along in the analysis's
 writer thread: it appends each output batch, split by face, to a spill
 file (offline.frames_spill) and feeds the episode builder. The result sent
-back to the parent is small: summary figures, per-face rows, episodes, the
-spill index. A bad input becomes a result with status "failed" and its one
-line, never an exception.
+back to the parent is small: summary figures, per-face rows, the spill index,
+and the name of a file holding the session's episodes.csv rows. A bad input
+becomes a result with status "failed" and its one line, never an exception.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from valence_ros.offline.episodes import EpisodeBuilder
 from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.frames_spill import SpillWriter
 from valence_ros.offline.pipeline import row_groups
-from valence_ros.offline.study_tables import episode_row, session_row
+from valence_ros.offline.output_errors import OutputWriteError, output_write_error
+from valence_ros.offline.study_tables import episode_csv, session_row
 
 __all__ = ["StudyTap", "run_input"]
 
@@ -107,7 +108,7 @@ class _Progress:
 
 def _failure(error: BaseException) -> str:
     from valence_ros.offline.bag_reader import BagError
-    if isinstance(error, (AnalyzeError, BagError)):
+    if isinstance(error, (AnalyzeError, BagError, OutputWriteError)):
         return printable(error)
     return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
 
@@ -118,6 +119,7 @@ def run_input(task: dict, report_progress) -> dict:
     started = time.monotonic()
     result = {"index": task["index"], "session": task["session"], "path": task["path"]}
     tap = StudyTap(task["session"], Path(task["spill"]))
+    episodes_path = Path(task["spill"]).with_suffix(".episodes.csv")
     path = Path(task["path"])
     from valence_ros.offline.api import AnalysisOptions
     options = dict(task["options"], overwrite=False, quiet=True)
@@ -131,19 +133,28 @@ def run_input(task: dict, report_progress) -> dict:
             raise AnalyzeError(str(error)) from None
         summary = analyze_input(options, task["params"], path, Path(task["out"]), task["is_csv"],
                                 tap=tap, progress=_Progress(report_progress))
+        # episodes.csv rows go to a file beside the spill, streamed: one session can hold
+        # millions of episodes, which as Python rows in the result took ~400 bytes each
+        # in the worker and again in the parent
+        with open(episodes_path, "wb") as f:
+            for session in sorted(tap.episodes):
+                for chunk in episode_csv(session, tap.episodes[session], tuple(task.get("design_cells", ()))):
+                    f.write(chunk)
     except Exception as error:   # one bad input must not sink the study
         tap.abort()
-        result.update(status="failed", error=_failure(error))
+        episodes_path.unlink(missing_ok=True)
+        final_out = task.get("final_out", task["out"])
+        error = output_write_error(error, Path(final_out)) or error
+        # named as the user will look for it, not by the temporary directory
+        result.update(status="failed", error=_failure(error).replace(printable(task["out"]), printable(final_out)))
     else:
-        faces, episodes = [], []
+        faces = []
         for face in summary["face_summaries"]:
             session = tap.session_of(face["topic"])
             faces.append(session_row(session, face, tap.episodes[session].faces[face["face_id"]]))
-        for session in sorted(tap.episodes):
-            episodes += [episode_row(session, *e) for e in tap.episodes[session].rows()]
         frames = summary["frames"]
         result.update(status="ok", sessions=sorted(tap.episodes), faces=sorted(faces, key=lambda r: r[:2]),
-                      episodes=sorted(episodes, key=lambda r: r[:2]), spill_index=tap.spill.index,
+                      episodes_file=str(episodes_path), spill_index=tap.spill.index,
                       frames_read=frames["read"], frames_published=frames["published"],
                       frames_rejected=frames["rejected_total"])
     result["seconds"] = round(time.monotonic() - started, 3)
