@@ -15,6 +15,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from valence_ros.cdr import decode as cdr_decode
 from valence_ros.offline.bag_reader import MSG_DEFINITIONS, BagError, BagReader, typestore
 from valence_ros.offline.bag_writer import BagWriter
+from valence_ros.offline.ros_distro import detect_ros_distro, rosbags_store_for
 from valence_ros.cdr import (
     EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY, VALENCE, VALENCE_STATE, BatchDecoder, StringTable,
     encode_valence, encode_valence_state, split_stamp,
@@ -30,7 +31,8 @@ def replacing_typestore():
     strings are decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD; the cut
     at the first NUL is made in `reference`). Every other check is rosbags' own: the reference for what the live node receives."""
     import rosbags.serde.cdr as cdr
-    store = get_typestore(Stores.ROS2_KILTED)   # a fresh instance: its own msgdef cache
+    # a fresh instance (its own msgdef cache) of the store valence_ros uses on this distro
+    store = get_typestore(Stores[rosbags_store_for(detect_ros_distro())])
     for name, text in MSG_DEFINITIONS.items():
         store.register(get_types_from_msg(text, name))
     compile_lines = cdr.compile_lines
@@ -133,7 +135,8 @@ def test_embedded_definitions_equal_msg_files():
 
 def test_type_hashes_match_rosidl_when_installed():
     import json
-    share = REPO / "install" / "valence_ros" / "share" / "valence_ros" / "msg"
+    from conftest import installed_share_dir
+    share = (installed_share_dir() or REPO / "install" / "valence_ros" / "share" / "valence_ros") / "msg"
     if not (share / "Valence.json").is_file():
         pytest.skip("no colcon install space with rosidl type descriptions (run `make setup`)")
     for name in MSG_DEFINITIONS:
