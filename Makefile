@@ -6,6 +6,7 @@
 #   make lint    ruff (rules in ruff.toml) + the import contract (setup.cfg [importlinter])
 #   make setup   .venv-<distro> from requirements-<distro>.txt + colcon build into
 #                build/<distro> install/<distro> log/<distro>
+#   make test-pip  `pip install .` in plain venvs: 3.11 (same CSV bytes), pure tests on 3.10/3.12
 #   make bench   build if needed, run every bench/bench_*.py, print one table
 #                (bench/run_benches.py; results in bench_results/)
 #   make soak    build if needed, the long fuzz/soak/fault/signal runs (minutes; log/soak.log)
@@ -61,7 +62,7 @@ export PYTHONUNBUFFERED := 1
 # is sourced with `set +u` (recipes run with -eu).
 IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
 
-.PHONY: help setup venv build lint test test-fixtures run bench soak clean distclean
+.PHONY: help setup venv build lint test test-fixtures test-pip run bench soak clean distclean
 
 help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
@@ -168,6 +169,15 @@ test: setup lint test-fixtures
 	  if [ $$rc -eq 5 ]; then echo "[test] FAILED: pytest collected no tests" >&2; fi; \
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
 	  exit $$rc
+
+# Issue 19: `pip install .` in plain venvs (no ROS, no torch): Python 3.11 with the pins
+# analyses a bag, an export and a study to the same CSV bytes as this venv; the pure
+# tests pass on Python 3.10 and 3.12 (pyenv). Minutes and PyPI; .ci/run runs it once.
+test-pip: setup
+	@echo "[test-pip] pip install . into plain venvs (3.11 vs $(ROS_DISTRO) venv; pure tests on 3.10, 3.12)"
+	@$(IN_ENV) cd "$(ROOT)"; \
+	  VALENCE_PIP_INSTALL_TESTS=1 python -P -m pytest -q -s -rfEs -p no:cacheprovider --timeout=3600 \
+	    $(PYTEST_ARGS) test/offline/test_pip_install.py
 
 run: setup
 	@$(IN_ENV) exec "$(INSTALL_BASE)/valence_ros/lib/valence_ros/valence_demo" $(DEMO_ARGS)

@@ -410,7 +410,7 @@ def bad_case(tmp_path: Path, case: str) -> list:
         return [write_bag(tmp_path / "b", "mcap", {"/emotion_probabilities": ep_topic(good)}),
                 "--params-file", tmp_path / "none.yaml"]
     if case == "model_with_8_inputs":
-        import torch
+        torch = pytest.importorskip("torch", reason="writes a .pt file (the [torch] extra)")
         from valence_ros.model.mlp import MLPRegressor, save_regressor
         torch.manual_seed(0)
         weights = save_regressor(MLPRegressor(input_size=8), tmp_path / "m" / "eight.pt")

@@ -306,6 +306,7 @@ def ep_cdr(sec, nanosec, frame_id: bytes, face_id: bytes, labels, values, little
 
 def rclpy_decoded(data: bytes) -> dict:
     """What the live node's subscription callback receives for these CDR bytes."""
+    pytest.importorskip("rclpy", reason="rclpy is the reference here (a ROS venv; not in a plain pip install)")
     from rclpy.serialization import deserialize_message
     from valence_ros.msg import EmotionProbabilities
     msg = deserialize_message(data, EmotionProbabilities)
@@ -366,6 +367,7 @@ def test_invalid_utf8_known_examples_and_malformed_stay_undecodable(monkeypatch)
 @pytest.mark.parametrize("slow", [False, True], ids=["vectorised", "slow"])
 def test_float32_multi_array_with_invalid_utf8_dim_label(monkeypatch, slow):
     """The dim labels are not used, but rclpy decodes them (U+FFFD): the frame counts."""
+    pytest.importorskip("rclpy", reason="rclpy is the reference here (a ROS venv; not in a plain pip install)")
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import Float32MultiArray
     if slow:

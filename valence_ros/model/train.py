@@ -350,6 +350,12 @@ def main(argv=None) -> int:
     if min(cfg.epochs, cfg.batch_size, cfg.n_val, cfg.n_test, cfg.n_shift) < 1 or cfg.n_train < 0 \
             or cfg.n_coverage < 0 or cfg.n_train + cfg.n_coverage < 1 or cfg.lr <= 0 or cfg.threads < 1:
         parser.error("epochs, batch size, threads, learning rate and every dataset size must be positive")
+    try:
+        import torch  # noqa: F401  (training is torch's job; inference is not)
+    except ImportError:
+        print("valence_train: training needs torch: pip install 'valence_ros[torch]' (torch==2.13.0)",
+              file=sys.stderr)
+        return 2
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
     log(f"valence_train: recipe={cfg.recipe} seed={cfg.seed} rule={cfg.rule} epochs={cfg.epochs} "
         f"batch={cfg.batch_size} lr={cfg.lr} schedule={cfg.schedule} "
