@@ -61,7 +61,7 @@ def prefix() -> Path:
         return Path(get_package_prefix(PKG))
     except PackageNotFoundError:
         pytest.fail("valence_ros is not in AMENT_PREFIX_PATH: build it and source "
-                    "install/setup.bash (`make test` does both)")
+                    "install/<distro>/setup.bash (`make test` does both)")
 
 
 @pytest.fixture(scope="module")
