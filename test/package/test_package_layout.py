@@ -279,7 +279,22 @@ def test_setup_cfg_matches_package():
     assert cfg["metadata"]["version"] == pkg.version
     requires = [r.strip() for r in cfg["options"]["install_requires"].splitlines()
                 if r.strip() and not r.strip().startswith("#")]
-    assert "torch==2.13.0" in requires
+    torch_extra = [r.strip() for r in cfg["options.extras_require"]["torch"].splitlines() if r.strip()]
+    assert torch_extra == ["torch==2.13.0"]      # pinned: anything else pulls a CUDA build
+    # pip install . runs without torch (the [torch] extra), and every runtime requirement
+    # is satisfied by the version requirements.txt pins (the ROS venv is such an install)
+    from packaging.requirements import Requirement
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            pin = Requirement(line.split("#")[0].strip())
+            pins[pin.name.lower().replace("_", "-")] = next(iter(pin.specifier)).version
+    for text in requires:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name != "torch", "torch is the [torch] extra, not a requirement of pip install ."
+        assert name in pins, f"{name}: not pinned in requirements.txt"
+        assert requirement.specifier.contains(pins[name]), (text, pins[name])
     scripts = cfg["options.entry_points"]["console_scripts"]
     for name in ("valence_train", "valence_analyze"):
         module, function = EXECUTABLES[name]
