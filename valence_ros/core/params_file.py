@@ -160,7 +160,7 @@ def _check_names(mapping, top: bool, rules: RclRules) -> None:
         elif isinstance(value, yaml.MappingNode):
             if seen_parameters and not rules.node_key_after_ros_parameters and _holds_parameters(value):
                 raise ParamsFileError(f"node key {name!r} follows ros__parameters in the same mapping "
-                                      f"(this ROS 2 distro's rcl refuses that; put it before ros__parameters)")
+                                      f"(Jazzy's rcl refuses that; put it before ros__parameters)")
             _check_names(value, top=False, rules=rules)
         else:
             raise ParamsFileError(f"node or namespace key {name!r} holds {_what(value)}; expected a "

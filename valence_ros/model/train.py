@@ -28,7 +28,7 @@ weights (the same function within ~1e-4). Measured: the shipped weights
 metrics within 1e-4. This module still pins MKL to its AVX2 code path
 (MKL_CBWR=AVX2, Intel's "conditional numerical reproducibility") before torch
 first runs, unless MKL_CBWR is set already: fewer code paths then differ between
-CPUs (an Intel AVX-512 CPU and an AMD one take the same MKL branch). The pin
+CPUs (MKL's AVX-512 branch, which Intel AVX-512 CPUs take unpinned, is out). The pin
 only takes effect if nothing in the process ran an MKL routine before
 (valence_train: always). test_training.py checks both claims on the CPU code
 paths it can select on the machine it runs on.
