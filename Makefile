@@ -69,6 +69,7 @@ help:
 	@echo "  every target takes ROS_DISTRO=jazzy (default, LTS) or ROS_DISTRO=kilted"
 	@echo "  make run    start valence_node (as the launch file does) + a scripted demo publisher; Ctrl-C stops"
 	@echo "  make test   run the whole pytest suite (builds first)"
+	@echo "  make test-pip  pip install . into plain venvs: Python 3.11 (same CSV bytes), pure tests on 3.10/3.12"
 	@echo "  make bench  run every benchmark (<= 10 min), print one table, write bench_results/"
 
 setup: build
