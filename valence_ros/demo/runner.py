@@ -60,7 +60,7 @@ def installed_paths() -> tuple[str, str]:
     except PackageNotFoundError:
         raise SystemExit(
             "valence_demo: package 'valence_ros' not found in AMENT_PREFIX_PATH; "
-            "run `make run`, or `. .venv/bin/activate && . install/setup.bash` first") from None
+            "run `make run`, or `. .venv-jazzy/bin/activate && . install/jazzy/setup.bash` first (or kilted)") from None
     return (os.path.join(prefix, "lib", PACKAGE, NODE_NAME),
             os.path.join(share, "config", "valence.yaml"))
 

@@ -83,8 +83,10 @@ class BagError(Exception):
 
 @lru_cache(maxsize=1)
 def typestore():
-    """rosbags typestore (ROS 2 Kilted) with the valence_ros messages registered."""
-    store = get_typestore(Stores.ROS2_KILTED)
+    """rosbags typestore of this process's ROS 2 distro (ros_distro) with the
+    valence_ros messages registered."""
+    from valence_ros.offline.ros_distro import detect_ros_distro, rosbags_store_for
+    store = get_typestore(Stores[rosbags_store_for(detect_ros_distro())])
     types = {}
     for name, text in MSG_DEFINITIONS.items():
         types.update(get_types_from_msg(text, name))

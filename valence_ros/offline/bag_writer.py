@@ -84,7 +84,7 @@ class _FastSqlite3Writer(Sqlite3Writer):
         width = int(sizes.max())
         if (sizes == width).all() and (n == 1 or (np.diff(offsets) == width).all()):
             blob = buffer[int(offsets[0]):int(offsets[0]) + n * width].tobytes()
-            self.cursor.execute(self._JSON_SQL, (int(cid), stamps, blob, width))
+            self.cursor.execute(self._JSON_SQL, _numbered(int(cid), stamps, blob, width))
             return
         padded = np.zeros((n, width), dtype=np.uint8)
         for size in np.unique(sizes).tolist():
@@ -93,7 +93,7 @@ class _FastSqlite3Writer(Sqlite3Writer):
         lengths = ascii_ints(sizes, 10)
         lengths[lengths == 0] = ord(" ")
         self.cursor.execute(self._JSON_SIZES_SQL,
-                            (int(cid), stamps, padded.tobytes(), width, lengths.tobytes()))
+                            _numbered(int(cid), stamps, padded.tobytes(), width, lengths.tobytes()))
 
     def _write_rows(self, cid, log_ns, buffer, offsets, sizes):
         raw = buffer.tobytes()
@@ -110,6 +110,13 @@ class _FastSqlite3Writer(Sqlite3Writer):
             self.cursor.executemany(
                 "INSERT INTO messages (topic_id, timestamp, data) VALUES(?, ?, ?)",
                 zip(repeat(int(cid)), log_ns[full:].tolist(), datas[full:]))
+
+
+def _numbered(*values) -> dict[str, object]:
+    """Values for ?1, ?2, ... placeholders: sqlite3 binds numbered placeholders by
+    name, so they take a mapping {"1": ..., "2": ...} (a sequence is deprecated
+    since Python 3.12 and an error from 3.14)."""
+    return {str(i): value for i, value in enumerate(values, 1)}
 
 
 class _FastMcapWriter(McapWriter):
