@@ -62,7 +62,7 @@ from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.hri import hri_diagnostics, start_hri
-from valence_ros.ros.serialized_input import serialized_callback
+from valence_ros.ros.serialized_input import FrameCounts, FrameSteps, serialized_callback
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
@@ -170,8 +170,7 @@ class ValencePipeline:
         self._sim_time = self._clock.ros_time_is_active  # kept current by _on_clock_jump
 
         # --- counters (plain ints; read by the diagnostics timer) -----------------------
-        self._n_in = 0
-        self._n_out = 0
+        self._counts = FrameCounts()
         self._n_clock_resets = 0
         self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
         self._latencies: list[int] = []
@@ -189,12 +188,16 @@ class ValencePipeline:
         # Late-joining behaviour trees get each face's current state (or UNKNOWN)
         # from the transient-local history; see state_publisher.
         self._states = StatePublisher(self, _msg_types()[2], int(values["max_faces"]),
-                                      is_tracked=lambda face_id: self._tracker.state_of(face_id) is not None,
+                                      is_tracked=self._is_tracked,
                                       create_publisher=self._make_publisher)
         self._diag_pub = self._diagnostics_publisher()
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
         # ROS4HRI (ros/hri.py): per-face Expression output, tracked-faces input.
-        self._hri_output, self._tracked_list, self._hri_sub = start_hri(self, values)
+        self._hri_output, self._tracked_list, self._hri_sub = start_hri(
+            values, create_publisher=self._make_publisher,
+            destroy_publisher=self._remove_publisher, is_tracked=self._is_tracked,
+            create_subscription=self.create_subscription,
+            on_tracked_faces=self._pipeline_callback(self._on_tracked_faces, takes_message=True))
 
         # --- input ----------------------------------------------------------------------
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
@@ -211,7 +214,8 @@ class ValencePipeline:
         elif self._input_decoding == "cdr":
             self._sub = self.create_subscription(
                 _msg_types()[0], "emotion_probabilities",
-                self._input_callback(serialized_callback(self)), input_qos, raw=True)
+                self._input_callback(serialized_callback(self._frame_steps())), input_qos,
+                raw=True)
         else:
             self._sub = self.create_subscription(
                 _msg_types()[0], "emotion_probabilities",
@@ -271,9 +275,19 @@ class ValencePipeline:
 
     # ------------------------------------------------------------------ hot path
 
+    def _frame_steps(self) -> FrameSteps:
+        """The per-frame steps, for the serialised input path (serialized_input.py)."""
+        return FrameSteps(counts=self._counts, accept=self._accept,
+                          valence_of=self._valence_of, published=self._published,
+                          reject=self._reject, publish_valence=self._valence_pub.publish,
+                          header_always=self._hri_output is not None)
+
+    def _is_tracked(self, face_id: str) -> bool:
+        return self._tracker.state_of(face_id) is not None
+
     def _on_probabilities(self, msg) -> None:
         t0 = time.perf_counter_ns()
-        self._n_in += 1
+        self._counts.received += 1
         label_map = self._accept(msg.face_id, msg.header.frame_id, msg.labels)
         if label_map is None:
             return
@@ -284,7 +298,7 @@ class ValencePipeline:
 
     def _on_array(self, msg: Float32MultiArray) -> None:
         t0 = time.perf_counter_ns()
-        self._n_in += 1
+        self._counts.received += 1
         now = self._clock.now()
         header = Header(stamp=now.to_msg(), frame_id="")
         self._process(msg.data, self._labels.default,
@@ -348,7 +362,7 @@ class ValencePipeline:
     def _published(self, header, face_id: str, frame, vector, t0: int) -> None:
         """After a frame's Valence went out: Expression, state change, latency sample
         (`header` may be None when neither Expression nor a state change needs it)."""
-        self._n_out += 1
+        self._counts.published += 1
         if self._hri_output is not None:
             self._hri_output.publish(face_id, header, frame.valence, vector)
         if frame.state_changed:
@@ -475,7 +489,7 @@ class ValencePipeline:
         status = self._diagnostics.status(
             name=self.get_fully_qualified_name().lstrip("/"),
             hardware_id=self.get_fully_qualified_name(), configuration=configuration,
-            n_in=self._n_in, n_out=self._n_out, n_state=self._states.published, n_refresh=self._states.republished,
+            n_in=self._counts.received, n_out=self._counts.published, n_state=self._states.published, n_refresh=self._states.republished,
             rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
             active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
             clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
