@@ -5,6 +5,8 @@
     hri              ROS4HRI: per-face hri_msgs/Expression output, tracked-faces input
     node_parameters  declaring the parameter table as ROS parameters, runtime changes
     diagnostics      the /diagnostics status of one period
+    serialized_input the raw (input_decoding = cdr) input path, given the node's FrameSteps
+    label_warnings   one warning per label list with unknown labels or missing emotions
     state_publisher  valence_state: latched latest state per face, UNKNOWN for gone faces
     executor         executor choice, the spin loop and signal handling
     rclpy_private    every private rclpy member we rely on, in one place (canary-tested)

@@ -28,7 +28,10 @@ Topics (relative names, so namespaces and remapping work):
 ValencePipeline is this wiring; ValenceNode runs it from construction on, the
 managed ValenceLifecycleNode (ros/lifecycle_node.py) from its configure transition.
 Over 400 lines: the one pipeline both nodes share (no copy), its hot path,
-parameters, timers and diagnostics side by side.
+parameters, timers and diagnostics side by side. _build_pipeline builds it concern by
+concern (model, frame state, publishers, input, timers, parameter callbacks).
+Label-list warnings:
+label_warnings.py; the serialised input path: serialized_input.py.
 
 Parameters are declared from valence_ros.core.parameters.PARAMETERS (descriptors with
 ranges; read-only unless dynamic). A bad value at startup ends the process with
@@ -62,6 +65,7 @@ from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
 from valence_ros.ros.hri import hri_diagnostics, start_hri
+from valence_ros.ros.label_warnings import LabelWarnings
 from valence_ros.ros.serialized_input import FrameCounts, FrameSteps, serialized_callback
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
@@ -85,8 +89,6 @@ NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "und
 # can hold (issue 11).
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
-_MAX_WARNED_LABEL_SETS = 256
-_MAX_LISTED_LABELS = 32
 _MIN_EXPIRY_WAIT_NS = 1_000_000  # the expiry timer never re-arms shorter (no busy loop)
 
 
@@ -135,7 +137,8 @@ class ValencePipeline:
     # ------------------------------------------------------------------ setup
 
     def _build_pipeline(self) -> None:
-        """Everything the node needs to process frames. Raises StartupError."""
+        """Everything the node needs to process frames, concern by concern (in this
+        order: later steps use what earlier ones made). Raises StartupError."""
         self._clear_pipeline_handles()
         values = self._declare_parameter_table()
         self._values = values
@@ -147,9 +150,21 @@ class ValencePipeline:
         if getattr(self, "callback_errors", None) is None:
             self._clock_guard = ClockGuard(self, self._warn_period)
             self.callback_errors = CallbackErrors(self.get_logger(), self._warn_period)
+        self._build_model(values)
+        self._build_frame_state(values)
+        self._build_publishers(values)
+        self._build_input(values)
+        self._build_timers(values)
+        self._watch_parameters()
+        self._ready_line = (
+            f"ready: input {self._sub.topic_name} ({self._input_type}, "
+            f"decoding {self._input_decoding}, "
+            f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
+            f"model {self._model_source}, labels {list(self._labels.default.labels)}")
 
-        # --- model (shipped weights: numpy only; a model_path file imports torch
-        # here, once, for loading only) -----------------------------------------------
+    def _build_model(self, values: dict) -> None:
+        """The valence model (shipped weights: numpy only; a model_path file imports
+        torch here, once, for loading only)."""
         from valence_ros.model.fast_inference import FastRegressor, ModelLoadError
         model_path = values["model_path"] or None
         try:
@@ -163,27 +178,24 @@ class ValencePipeline:
         self._predict = self._model.predict_one
         self._model_source = self._model.source
 
-        # --- core objects ---------------------------------------------------------------
+    def _build_frame_state(self, values: dict) -> None:
+        """Labels, face tracker, clock, counters and warnings of the per-frame path."""
         self._labels = LabelMapCache(input_labels_of(values))
         self._tracker = FaceTracker(tracker_config(values))
         self._clock = self.get_clock()
         self._sim_time = self._clock.ros_time_is_active  # kept current by _on_clock_jump
-
-        # --- counters (plain ints; read by the diagnostics timer) -----------------------
+        # counters (plain ints; read by the diagnostics timer)
         self._counts = FrameCounts()
         self._n_clock_resets = 0
         self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
         self._latencies: list[int] = []
         self._reject_warnings = WarnThrottle(self._warn_period)   # one per reason
-        self._warned_label_sets: set[int] = set()
-        self._last_label_map: LabelMap | None = None
-        self._unknown_labels: set[str] = set()
-        self._label_warnings = WarnThrottle(self._warn_period)
-        self._missing_emotions: set[str] = set()
-        self._check_label_map(self._labels.default, "parameter input_labels")
-        self._last_label_map = self._labels.default
+        self._label_warnings = LabelWarnings(self.get_logger().warning, self._warn_period)
+        self._label_warnings.check(self._labels.default, "parameter input_labels")
+        self._last_label_map: LabelMap | None = self._labels.default
 
-        # --- publishers -----------------------------------------------------------------
+    def _build_publishers(self, values: dict) -> None:
+        """valence, valence_state, /diagnostics and the ROS4HRI output/tracked input."""
         self._valence_pub = self._make_publisher(_msg_types()[1], "valence", 10)
         # Late-joining behaviour trees get each face's current state (or UNKNOWN)
         # from the transient-local history; see state_publisher.
@@ -199,7 +211,8 @@ class ValencePipeline:
             create_subscription=self.create_subscription,
             on_tracked_faces=self._pipeline_callback(self._on_tracked_faces, takes_message=True))
 
-        # --- input ----------------------------------------------------------------------
+    def _build_input(self, values: dict) -> None:
+        """The emotion_probabilities subscription, by input_type and input_decoding."""
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
         input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
@@ -221,10 +234,12 @@ class ValencePipeline:
                 _msg_types()[0], "emotion_probabilities",
                 self._input_callback(self._on_probabilities), input_qos)
 
-        # --- timers ----------------------------------------------------------------------
-        # Diagnostics run on the steady clock (rates and latencies are wall-time facts,
-        # and they keep coming while a bag is paused); face expiry runs on the node
-        # clock, so with use_sim_time faces time out in simulated seconds.
+    def _build_timers(self, values: dict) -> None:
+        """Diagnostics, face expiry and the clock-jump callback.
+
+        Diagnostics run on the steady clock (rates and latencies are wall-time facts,
+        and they keep coming while a bag is paused); face expiry runs on the node
+        clock, so with use_sim_time faces time out in simulated seconds."""
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
                                              self._pipeline_callback(self._publish_diagnostics),
@@ -239,6 +254,8 @@ class ValencePipeline:
                           on_clock_change=True),
             post_callback=self._on_clock_jump)
 
+    def _watch_parameters(self) -> None:
+        """Runtime parameter changes: checked, then applied (see node_parameters)."""
         self.add_pre_set_parameters_callback(coerce_parameters)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
@@ -246,11 +263,6 @@ class ValencePipeline:
             (self.remove_pre_set_parameters_callback, coerce_parameters),
             (self.remove_on_set_parameters_callback, self._on_set_parameters),
             (self.remove_post_set_parameters_callback, self._after_set_parameters))
-        self._ready_line = (
-            f"ready: input {self._sub.topic_name} ({self._input_type}, "
-            f"decoding {self._input_decoding}, "
-            f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
-            f"model {self._model_source}, labels {list(self._labels.default.labels)}")
 
     def log_ready(self) -> None:
         self.get_logger().info(self._ready_line)
@@ -317,7 +329,7 @@ class ValencePipeline:
             self._reject("bad_labels", face_id, str(error))
             return None
         if label_map is not self._last_label_map:
-            self._check_label_map(label_map, "message labels")
+            self._label_warnings.check(label_map, "message labels")
             self._last_label_map = label_map
         return label_map
 
@@ -379,29 +391,6 @@ class ValencePipeline:
         self.get_logger().warning(
             f"dropped a frame (face_id {describe_labels([face_id])[1:-1]}): {reason}"
             f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
-
-    def _check_label_map(self, label_map: LabelMap, origin: str) -> None:
-        """One warning per distinct label list for unknown labels / missing emotions."""
-        if not (label_map.unknown or label_map.missing):
-            return
-        if len(self._unknown_labels) < _MAX_LISTED_LABELS:  # bounded: publishers may cycle names
-            self._unknown_labels.update(label_map.unknown[:_MAX_LISTED_LABELS - len(self._unknown_labels)])
-        self._missing_emotions.update(label_map.missing)  # at most the 7 canonical names
-        # Remembered by hash: the set stays a few kB whatever the lists' size.
-        fingerprint = hash(label_map.labels)
-        if fingerprint in self._warned_label_sets:
-            return
-        if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
-            self._warned_label_sets.add(fingerprint)
-        elif self._label_warnings.due() is None:  # beyond the bound, throttled like rejects
-            return
-        parts = []
-        if label_map.unknown:
-            parts.append(f"label(s) {describe_labels(label_map.unknown)} unknown to the model: their "
-                         f"probability is dropped and the rest renormalised")
-        if label_map.missing:
-            parts.append(f"emotion(s) {list(label_map.missing)} missing: they count as 0")
-        self.get_logger().warning(f"{origin} {describe_labels(label_map.labels)}: " + "; ".join(parts))
 
     # ------------------------------------------------------------------ timers
 
@@ -471,9 +460,6 @@ class ValencePipeline:
         left = self._tracked_list.update(msg.ids, self._tracker.face_ids())
         if left:
             self._announce_gone(self._tracker.forget(left, LEFT))
-
-
-
     def _publish_diagnostics(self) -> None:
         latencies, self._latencies = self._latencies, []
         configuration = [
@@ -492,8 +478,9 @@ class ValencePipeline:
             n_in=self._counts.received, n_out=self._counts.published, n_state=self._states.published, n_refresh=self._states.republished,
             rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
             active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
-            clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
-            missing_emotions=self._missing_emotions,
+            clock_resets=self._n_clock_resets,
+            unknown_labels=self._label_warnings.unknown_labels,
+            missing_emotions=self._label_warnings.missing_emotions,
             faults=[("clock_rejected", self._clock_guard.rejected),
                     ("callback_errors", self.callback_errors.count)])
         status.values.extend(hri_diagnostics(self._hri_output, self._tracked_list))
