@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import py_trees
 
-from valence_ros.core.face_selection import ANY, StateBoard, ValenceBoard
+from valence_ros.behaviours.face_selection import ANY, StateBoard, ValenceBoard
 from valence_ros.core.output_contract import REFUSAL_REASONS, state_problem, valence_problem
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.behaviours.subscriptions import (
@@ -80,7 +80,7 @@ class ValenceStateIs(_Subscriber):
     """SUCCESS while the selected face(s) are in `state` for at least `min_duration` s.
 
     state: ValenceState.POSITIVE / NEUTRAL / NEGATIVE / UNKNOWN (or the name).
-    face: a face_id, "any", "all" or "latest" (see core.face_selection.StateBoard).
+    face: a face_id, "any", "all" or "latest" (see face_selection.StateBoard).
     min_duration: seconds the state has held, by the message stamps vs. the
     node clock. topic: relative, so namespaces and remapping apply.
     """

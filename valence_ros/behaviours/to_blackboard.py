@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import py_trees
 
-from valence_ros.core.face_selection import (
+from valence_ros.behaviours.face_selection import (
     LATEST, StateBoard, ValenceBoard, check_face, snapshot)
 from valence_ros.core.valence_state import UNKNOWN
 from valence_ros.behaviours.conditions import _Subscriber

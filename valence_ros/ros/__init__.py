@@ -9,5 +9,7 @@
     label_warnings   one warning per label list with unknown labels or missing emotions
     state_publisher  valence_state: latched latest state per face, UNKNOWN for gone faces
     executor         executor choice, the spin loop and signal handling
+    tracked_list     which faces left a ROS4HRI tracked-faces list (pure, no rclpy)
+    latest_slot      valence_fer_node's one-image hand-over to its worker (pure, no rclpy)
     rclpy_private    every private rclpy member we rely on, in one place (canary-tested)
 """

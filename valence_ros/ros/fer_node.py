@@ -24,7 +24,7 @@ Drop policy (image and video modes): the node keeps up by dropping, never by
 queueing. The image subscription is keep-last-1 (reliable by default, so a large
 frame's fragments all arrive; image_qos_reliability best_effort for sensor-data
 cameras); the executor thread hands each image to one worker thread
-through a one-image slot (core/latest_slot.py), and an image still waiting there when
+through a one-image slot (ros/latest_slot.py), and an image still waiting there when
 a newer one arrives is dropped and counted (images_dropped). A frame read from a file
 with video_realtime false is never dropped: the reader waits for the worker. ROS4HRI
 crops are classified on the executor thread as they come (keep-last-1 per face).
@@ -48,7 +48,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from valence_ros.core.latest_slot import LatestSlot
+from valence_ros.ros.latest_slot import LatestSlot
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.ros.executor import CallbackErrors, request_stop, run_node
 from valence_ros.ros.fer_diagnostics import FerStats

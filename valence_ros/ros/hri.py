@@ -19,7 +19,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from valence_ros.core.emotions import EMOTIONS
 from valence_ros.core.hri_expression import dominant_emotion, expression_topic
-from valence_ros.core.tracked_list import TrackedList
+from valence_ros.ros.tracked_list import TrackedList
 from valence_ros.ros.node_parameters import StartupError
 
 # ROS4HRI publishers and hri_face_detect use the default QoS: reliable, volatile, depth 10.
