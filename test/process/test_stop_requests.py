@@ -75,7 +75,7 @@ def test_importing_it_loads_nothing_slow():
     valence_ros.process must not pull in numpy, the core or ROS."""
     result = _run("""
         import sys
-        import valence_ros.process.stop_requests
+        import valence_ros.process.stop_requests, valence_ros.process.cli_errors
         print(sorted(m for m in sys.modules
                      if m.split(".")[0] in ("numpy", "yaml", "rclpy", "torch")
                      or m.startswith("valence_ros.") and not m.startswith("valence_ros.process")))

@@ -32,9 +32,10 @@ from valence_ros.core.input_files import InputFileError
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.core.params_file import check_ros_args_files
 from valence_ros.process import stop_requests
+from valence_ros.process.cli_errors import EXIT_BAD_INPUT, one_line, print_error
 from valence_ros.ros.node_parameters import StartupError
 
-EXIT_BAD_CONFIG = 2
+EXIT_BAD_CONFIG = EXIT_BAD_INPUT  # 2, with one line on stderr (process.cli_errors)
 EXECUTOR_ENV = "VALENCE_NODE_EXECUTOR"  # "events" (default) or "single"
 
 
@@ -65,7 +66,7 @@ class CallbackErrors:
         if held is None:
             return
         more = f", {held} more since the last report" if held else ""
-        detail = " ".join(str(error).split())[:300]
+        detail = one_line(error)[:300]
         self._logger.error(
             f"a callback raised {type(error).__name__}: {detail}; the node carries on "
             f"({self.count} so far{more}; diagnostics: callback_errors)")
@@ -119,7 +120,7 @@ def _init_rclpy(args) -> None:
 def _init_error_line(error: Exception) -> str:
     if type(error).__name__ == "UnknownROSArgsError":  # str(): only the list of arguments
         return f"unknown ROS argument(s) {error}"
-    return " ".join(str(error).split())
+    return one_line(error)
 
 
 def _after_startup(node) -> None:
@@ -155,23 +156,20 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
         try:   # before rcl opens them: a FIFO params file blocks rcl forever
             check_ros_args_files(argv)
         except InputFileError as error:
-            print(f"{name}: cannot start: {error}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, str(error), "cannot start")
         try:
             _init_rclpy(argv)
         except Exception as error:  # e.g. a params file that does not parse
             if _stop_signals:
                 return 0
-            print(f"{name}: cannot start: {_init_error_line(error)}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, _init_error_line(error), "cannot start")
         try:
             node = make_node()
             executor = make_executor()
         except StartupError as error:
             if _stop_signals:
                 return 0
-            print(f"{name}: {error}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, str(error), kind=None)
         spin_until_shutdown(node, executor, lambda: _after_startup(node))
         before_exit = getattr(node, "before_exit", None)
         if before_exit is not None and rclpy.ok(context=node.context):

