@@ -30,8 +30,7 @@ managed ValenceLifecycleNode (ros/lifecycle_node.py) from its configure transiti
 Over 400 lines: the one pipeline both nodes share (no copy), its hot path,
 parameters, timers and diagnostics side by side. _build_pipeline builds it concern by
 concern (model, frame state, publishers, input, timers, parameter callbacks).
-Label-list warnings:
-label_warnings.py; the serialised input path: serialized_input.py.
+Label-list warnings: label_warnings.py; the serialised input path: serialized_input.py.
 
 Parameters are declared from valence_ros.core.parameters.PARAMETERS (descriptors with
 ranges; read-only unless dynamic). A bad value at startup ends the process with
