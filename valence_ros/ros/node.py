@@ -64,6 +64,7 @@ from valence_ros.process.cli_errors import one_line
 from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
+from valence_ros.ros.face_expiry import FaceExpiry
 from valence_ros.ros.hri import hri_diagnostics, start_hri
 from valence_ros.ros.label_warnings import LabelWarnings
 from valence_ros.ros.serialized_input import FrameCounts, FrameSteps, serialized_callback
@@ -89,7 +90,6 @@ NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "und
 # can hold (issue 11).
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
-_MIN_EXPIRY_WAIT_NS = 1_000_000  # the expiry timer never re-arms shorter (no busy loop)
 
 
 class ValencePipeline:
@@ -104,7 +104,7 @@ class ValencePipeline:
     # What _build_pipeline creates, by name: the lifecycle node's cleanup destroys
     # exactly these (None: not created, e.g. after a configure that failed half-way).
     PIPELINE_HANDLES = ("_model", "_predict", "_valence_pub", "_states", "_hri_output",
-                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry_timer",
+                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry",
                         "_jump_handle", "_parameter_callbacks")
 
     def _clear_pipeline_handles(self) -> None:
@@ -235,7 +235,7 @@ class ValencePipeline:
                 self._input_callback(self._on_probabilities), input_qos)
 
     def _build_timers(self, values: dict) -> None:
-        """Diagnostics, face expiry and the clock-jump callback.
+        """Diagnostics, face expiry (face_expiry.py) and the clock-jump callback.
 
         Diagnostics run on the steady clock (rates and latencies are wall-time facts,
         and they keep coming while a bag is paused); face expiry runs on the node
@@ -245,7 +245,9 @@ class ValencePipeline:
                                              self._pipeline_callback(self._publish_diagnostics),
                                              clock=self._steady)
         self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
-        self._make_expiry_timer()
+        self._expiry = FaceExpiry(self._tracker, self._clock, self.create_timer,
+                                  self.destroy_timer, self._pipeline_callback,
+                                  self._announce_gone, float(values["face_timeout"]))
         # A backward jump of the node clock (bag loop, simulator reset) would make
         # every face's next frames "out of order" until the clock caught up: forget
         # all faces instead, so each restarts at its next frame.
@@ -281,7 +283,7 @@ class ValencePipeline:
         timeout_changed = self._values["face_timeout"] != self._tracker.config.face_timeout
         self._tracker.reconfigure(tracker_config(self._values))
         if timeout_changed:
-            self._make_expiry_timer()
+            self._expiry.remake(float(self._values["face_timeout"]))
         self.get_logger().info(
             "parameters changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
 
@@ -354,8 +356,9 @@ class ValencePipeline:
         if frame.new_track:
             if tracker.has_gone:  # evicted, or this face itself over face_timeout: UNKNOWN first
                 self._announce_gone(tracker.take_gone())
-            if self._expiry_timer.is_canceled():
-                self._arm_expiry(now_ns)
+            expiry = self._expiry
+            if expiry.timer.is_canceled():
+                expiry.arm(now_ns)
         return frame, raw, vector
 
     def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:
@@ -393,38 +396,6 @@ class ValencePipeline:
             f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
 
     # ------------------------------------------------------------------ timers
-
-    # Face expiry: one timer on the node clock, set to go off when the least recently
-    # seen face would time out and cancelled while no face is tracked. A wake-up of
-    # an rclpy timer costs ~0.3 ms of CPU here, so a steady face_timeout / 4 tick was a
-    # large share of the node's idle cost; this fires at most once per face_timeout
-    # while frames keep coming, never without faces, and forgets a face on time.
-
-    def _make_expiry_timer(self) -> None:
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()  # an expiry already queued by the executor is skipped
-            self.destroy_timer(self._expiry_timer)
-        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]),
-                                               self._pipeline_callback(self._expire_faces),
-                                               autostart=False)  # node clock
-        if len(self._tracker):
-            self._arm_expiry(self._clock.now().nanoseconds)
-
-    def _arm_expiry(self, now_ns: int) -> None:
-        """Go off at the tracker's next expiry time, or stay cancelled without faces."""
-        deadline = self._tracker.next_expiry_ns()
-        if deadline is None:
-            self._expiry_timer.cancel()
-            return
-        self._expiry_timer.timer_period_ns = max(deadline - now_ns, _MIN_EXPIRY_WAIT_NS)
-        self._expiry_timer.reset()
-
-    def _expire_faces(self) -> None:
-        now_ns = self._clock.now().nanoseconds
-        gone = self._tracker.expire(now_ns)
-        if gone:
-            self._announce_gone(gone)
-        self._arm_expiry(now_ns)
 
     def _on_clock_jump(self, jump) -> None:
         switched = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED,
