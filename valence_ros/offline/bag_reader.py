@@ -27,14 +27,11 @@ from typing import Iterator
 import numpy as np
 import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin
-from rosbags.rosbag2.storage_mcap import (
-    McapReader, decompress, read_exact,
-)
-from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from valence_ros.cdr import EMOTION_PROBABILITIES, VALENCE, VALENCE_STATE
 from valence_ros.core.input_files import MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes
+from valence_ros.offline.rosbags_internals import McapReader, Sqlite3Reader, decompress, read_exact, storage_readers
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
@@ -180,7 +177,7 @@ class BagReader:
             self._reader.open()
         except Exception as error:  # ReaderError, apsw/sqlite errors, OSError, struct errors...
             raise BagError(f"{path}: cannot open bag: {_one_line(error)}") from None
-        storages = getattr(self._reader.storage, "storages", None) or [self._reader.storage]
+        storages = storage_readers(self._reader)
         self._storages = storages
         self.storage_format = "mcap" if isinstance(storages[0], McapReader) else "sqlite3"
         # Topics as the storage holds them, as rosbag2 reads them (`ros2 bag play` plays
