@@ -35,7 +35,7 @@ from valence_ros.offline.rosbags_internals import McapReader, Sqlite3Reader, dec
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
-    "typestore", "STORAGE_FORMATS", "MCAP_RECORD_PREFIX",
+    "typestore", "STORAGE_FORMATS", "MCAP_RECORD_PREFIX", "MCAP_PREFIX_DTYPE",
 ]
 
 # Field definitions of msg/*.msg (comments dropped; test_bag_io checks they match).
@@ -67,11 +67,12 @@ MAX_METADATA_BYTES = 16 * MiB
 
 STORAGE_FORMATS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 
+# An MCAP Message record's fixed prefix (numpy dtype MCAP_PREFIX_DTYPE; the writer fills it in):
 # op (1) + record length (8) + channel id (2) + sequence (4) + log time (8) + publish time (8)
 MCAP_RECORD_PREFIX = 31
-_MCAP_PREFIX_DTYPE = np.dtype([("op", "u1"), ("length", "<u8"), ("channel", "<u2"), ("sequence", "<u4"),
+MCAP_PREFIX_DTYPE = np.dtype([("op", "u1"), ("length", "<u8"), ("channel", "<u2"), ("sequence", "<u4"),
                                ("log_time", "<u8"), ("publish_time", "<u8")])
-assert _MCAP_PREFIX_DTYPE.itemsize == MCAP_RECORD_PREFIX
+assert MCAP_PREFIX_DTYPE.itemsize == MCAP_RECORD_PREFIX
 
 
 class BagError(Exception):
@@ -358,7 +359,7 @@ class BagReader:
         if len(offsets) and (offsets.min() < 0 or offsets.max() + MCAP_RECORD_PREFIX > len(buf)):
             raise BagError("corrupt MCAP chunk: message index points outside the chunk")
         head = np.lib.stride_tricks.sliding_window_view(buf, MCAP_RECORD_PREFIX)[offsets]
-        head = np.ascontiguousarray(head).view(_MCAP_PREFIX_DTYPE)[:, 0]
+        head = np.ascontiguousarray(head).view(MCAP_PREFIX_DTYPE)[:, 0]
         length = head["length"].astype(np.int64)
         if (np.any(head["op"] != 0x05) or np.any(head["channel"] != cid) or np.any(length < 22)
                 or np.any(offsets + 9 + length > len(buf))

@@ -21,7 +21,7 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from valence_ros.cdr import VALENCE_STATE, gather_rows
-from valence_ros.offline.bag_reader import _MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
+from valence_ros.offline.bag_reader import MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
 from valence_ros.offline.numfmt import ascii_ints
 from valence_ros.offline.rosbags_internals import (
     McapWriter, PendingChunk, Sqlite3Writer, write_record, write_string,
@@ -124,7 +124,7 @@ class _FastMcapWriter(McapWriter):
         n = len(offsets)
         if n == 0:
             return
-        head = np.empty(n, dtype=_MCAP_PREFIX_DTYPE)
+        head = np.empty(n, dtype=MCAP_PREFIX_DTYPE)
         head["op"] = 0x05
         head["length"] = sizes - 9
         head["channel"] = cid
