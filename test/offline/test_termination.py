@@ -82,7 +82,7 @@ def test_files_a_helper_writes_after_abort_are_removed_at_the_end(tmp_path):
     # thread abort the output: what it creates then must not outlive the run.
     import threading
 
-    from valence_ros.offline.report import OutputDir, remove_unfinished
+    from valence_ros.offline.output_dir import OutputDir, remove_unfinished
     from valence_ros.offline.threads import join_helpers, start_helper
 
     out = OutputDir(tmp_path / "o")

@@ -37,11 +37,12 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable  # noqa: E402
+from valence_ros.offline.errors import AnalyzeError, one_line, printable  # noqa: E402
+from valence_ros.offline.program import (  # noqa: E402
+    EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_TERMINATED, PROG,
+)
 from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
 
-EXIT_ERROR = 2
-EXIT_INTERNAL = 1
 DEBUG_ENV = "VALENCE_ANALYZE_DEBUG"   # set to 1 for tracebacks of unexpected errors
 
 
@@ -162,7 +163,7 @@ def _analyze(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from valence_ros.offline.report import remove_unfinished
+    from valence_ros.offline.output_dir import remove_unfinished
     from valence_ros.offline.threads import join_helpers
     with handlers_installed():
         try:
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
 def _exit_code(error: BaseException) -> int:
     """Print the one line for `error` and return the exit code (re-raises what is no error)."""
     from valence_ros.offline.bag_reader import BagError
-    from valence_ros.offline.output_errors import EXIT_OUTPUT, OutputWriteError
+    from valence_ros.offline.output_dir import OutputWriteError
     if isinstance(error, (AnalyzeError, BagError)):
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -187,10 +188,10 @@ def _exit_code(error: BaseException) -> int:
         return EXIT_OUTPUT
     if isinstance(error, KeyboardInterrupt):
         print(f"{PROG}: interrupted; no output written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if isinstance(error, Terminated):
         print(f"{PROG}: terminated; no output written", file=sys.stderr)
-        return 143
+        return EXIT_TERMINATED
     if not isinstance(error, Exception) or os.environ.get(DEBUG_ENV):
         raise error
     print(f"{PROG}: error: internal error: {type(error).__name__}: {one_line(error)} "

@@ -101,7 +101,8 @@ def load_params(path, node_fqn: str) -> dict:
     from valence_ros.core.input_files import InputFileError
     from valence_ros.core.parameters import ParameterError, load_params_file, validate_parameters
     from valence_ros.core.params_file import check_params_file
-    from valence_ros.offline.errors import PROG, one_line
+    from valence_ros.offline.errors import one_line
+    from valence_ros.offline.program import PROG
     try:
         if path is None:
             return validate_parameters({})

@@ -1,9 +1,7 @@
-"""valence_analyze's program name, its one-line input error, and file names as text."""
+"""valence_analyze's one-line input error, and file names as text."""
 from __future__ import annotations
 
 import os
-
-PROG = "valence_analyze"
 
 
 class AnalyzeError(Exception):

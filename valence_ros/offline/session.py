@@ -3,7 +3,7 @@
 analyze_input() opens the input, loads the model (in a helper thread while a bag
 opens), runs every frame through offline.pipeline in bag order, writes
 valence.csv, the output bag, plots and summary.json into a temporary directory
-and renames it into place when complete (report.OutputDir). Errors about the
+and renames it into place when complete (output_dir.OutputDir). Errors about the
 input are AnalyzeError (one line).
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable
+from valence_ros.offline.errors import AnalyzeError, one_line, printable
+from valence_ros.offline.program import PROG
 from valence_ros.offline.threads import start_helper
 
 
@@ -319,8 +320,7 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
     `tap` (sees every output batch) and `progress` (replaces the progress bar)."""
     started = time.monotonic()
     from valence_ros.offline.bag_reader import BagError, BagReader
-    from valence_ros.offline.output_errors import output_write_error
-    from valence_ros.offline.report import OutputDir, OutputError
+    from valence_ros.offline.output_dir import OutputDir, OutputError, output_write_error
 
     resolved_in = path.resolve()
     summary: dict = {

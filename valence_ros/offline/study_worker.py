@@ -20,7 +20,7 @@ from valence_ros.offline.episodes import EpisodeBuilder
 from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.frames_spill import SpillWriter
 from valence_ros.offline.pipeline import row_groups
-from valence_ros.offline.output_errors import OutputWriteError, output_write_error
+from valence_ros.offline.output_dir import OutputWriteError, output_write_error
 from valence_ros.offline.study_tables import episode_csv, session_row
 
 __all__ = ["StudyTap", "run_input"]
