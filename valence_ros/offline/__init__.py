@@ -14,7 +14,7 @@
     program         the program name (PROG) and exit codes
     face_plot       the per-face PNG (state bands, face-loss gaps)
     threads         reading and writing beside the per-frame loop
-    termination     Ctrl-C/SIGTERM: stop at once, never commit after either
+    run_context     RUN: a run's Ctrl-C/SIGTERM handling, helper threads and unfinished outputs
     numfmt          fast integer and fixed-point formatting
     study           many inputs (a study) in parallel -> sessions.csv, episodes.csv, frames.parquet
     study_inputs    a study's inputs: paths, folders searched, session names

@@ -41,7 +41,7 @@ from valence_ros.offline.errors import AnalyzeError, one_line, printable  # noqa
 from valence_ros.offline.program import (  # noqa: E402
     EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_TERMINATED, PROG,
 )
-from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
+from valence_ros.offline.run_context import RUN, Terminated  # noqa: E402
 
 DEBUG_ENV = "VALENCE_ANALYZE_DEBUG"   # set to 1 for tracebacks of unexpected errors
 
@@ -163,17 +163,12 @@ def _analyze(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from valence_ros.offline.output_dir import remove_unfinished
-    from valence_ros.offline.threads import join_helpers
-    with handlers_installed():
+    with RUN.scope():   # then joins the helper threads and removes unfinished outputs
         try:
             return _analyze(args)
         except BaseException as error:
-            stop_interrupting()   # the outcome is decided: a second Ctrl-C must not cut the report short
+            RUN.stop_interrupting()   # the outcome is decided: a second Ctrl-C must not cut the report short
             return _exit_code(error)
-        finally:
-            join_helpers()   # no helper thread may outlive main() into interpreter exit
-            remove_unfinished()
 
 
 def _exit_code(error: BaseException) -> int:

@@ -3,8 +3,8 @@ other runs, failed writes reported in one line. Used by a recording's session an
 
 ``OutputDir``: everything is written into ``DIR.tmp-XXXX`` next to DIR and renamed to
 DIR only when complete; on any error the temporary directory is removed, so a DIR that
-exists is always a finished analysis. ``remove_unfinished()`` removes what an
-interrupted run left behind (the last step of a run, after its helper threads).
+exists is always a finished analysis. run_context.RUN.remove_unfinished() removes what
+an interrupted run left behind (the last step of a run, after its helper threads).
 
 The claim (``OutputLock``): two valence_analyze runs never write to one --out at once.
 A run takes ``.<DIR name>.lock`` next to DIR (flock, exclusive, not waiting) before it
@@ -39,9 +39,9 @@ import tempfile
 from pathlib import Path
 
 from valence_ros.offline.errors import AnalyzeError, printable
-from valence_ros.offline.termination import final_step, signals_held
+from valence_ros.offline.run_context import RUN
 
-__all__ = ["OutputDir", "OutputError", "remove_unfinished",
+__all__ = ["OutputDir", "OutputError",
            "OutputLock", "OutputBusy", "lock_path", "rename_noreplace",
            "OutputWriteError", "output_write_error"]
 
@@ -169,22 +169,6 @@ def output_write_error(error: BaseException, output: Path) -> OutputWriteError |
 # ---------------------------------------------------------------------- the directory
 
 
-_unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed (aborted ones included)
-_claims: set[OutputLock] = set()  # output directories this run holds
-
-
-def remove_unfinished() -> None:
-    """Remove every temporary output directory not committed: the last step of a run, after
-    its helper threads are joined (an interrupted run may not have reached abort(), and a
-    helper may have written into an aborted one)."""
-    for tmp in list(_unfinished):
-        shutil.rmtree(tmp, ignore_errors=True)
-        _unfinished.discard(tmp)
-    for claim in list(_claims):
-        claim.release()
-        _claims.discard(claim)
-
-
 class OutputDir:
     """Atomic output: files go to DIR.tmp-XXXX; commit() renames it to DIR. DIR is claimed
     (OutputLock) from the start to the end: a second run on it fails at once."""
@@ -195,7 +179,7 @@ class OutputDir:
         parent = self.final.parent
         if not parent.is_dir():
             raise OutputError(f"{parent}: parent of the output directory does not exist")
-        with signals_held():   # claimed, created and registered, or none of them
+        with RUN.signals_held():   # claimed, created and registered, or none of them
             try:
                 self._lock = OutputLock(self.final)
             except OutputBusy as error:
@@ -203,7 +187,7 @@ class OutputDir:
             except OSError as error:
                 raise (output_write_error(error, self.final)
                        or OutputError(f"{parent}: cannot create the output directory ({error.strerror})")) from None
-            _claims.add(self._lock)
+            RUN.add_claim(self._lock)
             try:
                 self._check_final()
                 self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
@@ -214,7 +198,7 @@ class OutputDir:
             except BaseException:
                 self._release()
                 raise
-            _unfinished.add(self.tmp)
+            RUN.add_unfinished(self.tmp)
         os.chmod(self.tmp, 0o755)
 
     def _check_final(self) -> None:
@@ -224,12 +208,11 @@ class OutputDir:
             raise OutputError(f"{self.final}: exists and is not a directory")
 
     def _release(self) -> None:
-        self._lock.release()
-        _claims.discard(self._lock)
+        RUN.release_claim(self._lock)
 
     def commit(self) -> None:
         old = None
-        with final_step():   # not after Ctrl-C/SIGTERM, and not cut in half by one
+        with RUN.final_step():   # not after Ctrl-C/SIGTERM, and not cut in half by one
             self._check_final()   # made meanwhile by something that takes no claim
             if self.overwrite and os.path.lexists(self.final):
                 old = Path(tempfile.mkdtemp(prefix=self.final.name + ".old-", dir=self.final.parent))
@@ -240,7 +223,7 @@ class OutputDir:
             except FileExistsError:
                 raise OutputError(f"{self.final}: output directory appeared during the run "
                                   "(use --overwrite to replace it)") from None
-            _unfinished.discard(self.tmp)
+            RUN.committed(self.tmp)
             self._release()
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
@@ -248,7 +231,7 @@ class OutputDir:
     def abort(self) -> None:
         """Remove the temporary output. It stays registered: a helper thread not yet
         joined (the writer, opening the bag) can still create files in it, and
-        remove_unfinished(), which runs after the helpers are joined, removes those
+        RUN.remove_unfinished(), which runs after the helpers are joined, removes those
         (SIGTERM right after the start left DIR.tmp-XXXX/valence_bag behind in 2 of
         100 runs on a loaded machine)."""
         shutil.rmtree(self.tmp, ignore_errors=True)

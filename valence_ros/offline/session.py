@@ -19,7 +19,7 @@ import numpy as np
 from valence_ros.core.emotions import NUM_EMOTIONS
 from valence_ros.offline.errors import AnalyzeError, one_line, printable
 from valence_ros.offline.program import PROG
-from valence_ros.offline.threads import start_helper
+from valence_ros.offline.run_context import RUN
 
 
 def _load_model(params: dict):
@@ -42,7 +42,7 @@ class _ModelLoader:
         self._result = None
         self._error: BaseException | None = None
         self.seconds = 0.0
-        self._thread = start_helper(self._run, f"{PROG}-model", (params,))
+        self._thread = RUN.start_helper(self._run, f"{PROG}-model", (params,))
 
     def _run(self, params):
         start = time.monotonic()
