@@ -8,7 +8,7 @@ from itertools import repeat
 
 import pytest
 
-from valence_ros.core.face_selection import (
+from valence_ros.behaviours.face_selection import (
     MAX_FACES, StateBoard, ValenceBoard, parse_state, snapshot)
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, UNKNOWN
 
