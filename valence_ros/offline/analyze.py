@@ -37,18 +37,19 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from valence_ros.offline.errors import AnalyzeError, one_line, printable  # noqa: E402
+from valence_ros.offline.errors import AnalyzeError, printable  # noqa: E402
 from valence_ros.offline.program import (  # noqa: E402
     EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_TERMINATED, PROG,
 )
 from valence_ros.offline.run_context import RUN, Terminated  # noqa: E402
+from valence_ros.process.cli_errors import error_line, one_line  # noqa: E402
 
 DEBUG_ENV = "VALENCE_ANALYZE_DEBUG"   # set to 1 for tracebacks of unexpected errors
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage + message)
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_ERROR, error_line(self.prog, f"{message} (see --help)") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,21 +177,21 @@ def _exit_code(error: BaseException) -> int:
     from valence_ros.offline.bag_reader import BagError
     from valence_ros.offline.output_dir import OutputWriteError
     if isinstance(error, (AnalyzeError, BagError)):
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(error_line(PROG, str(error)), file=sys.stderr)
         return EXIT_ERROR
     if isinstance(error, OutputWriteError):   # a full disk
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(error_line(PROG, str(error)), file=sys.stderr)
         return EXIT_OUTPUT
     if isinstance(error, KeyboardInterrupt):
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+        print(error_line(PROG, "interrupted; no output written", kind=None), file=sys.stderr)
         return EXIT_INTERRUPTED
     if isinstance(error, Terminated):
-        print(f"{PROG}: terminated; no output written", file=sys.stderr)
+        print(error_line(PROG, "terminated; no output written", kind=None), file=sys.stderr)
         return EXIT_TERMINATED
     if not isinstance(error, Exception) or os.environ.get(DEBUG_ENV):
         raise error
-    print(f"{PROG}: error: internal error: {type(error).__name__}: {one_line(error)} "
-          f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
+    print(error_line(PROG, f"internal error: {type(error).__name__}: {one_line(error)} "
+                           f"(set {DEBUG_ENV}=1 for a traceback)"), file=sys.stderr)
     return EXIT_INTERNAL
 
 

@@ -32,6 +32,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from valence_ros.cdr import EMOTION_PROBABILITIES, VALENCE, VALENCE_STATE
 from valence_ros.core.input_files import MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes
 from valence_ros.offline.rosbags_internals import McapReader, Sqlite3Reader, decompress, read_exact, storage_readers
+from valence_ros.process.cli_errors import one_line
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
@@ -71,7 +72,7 @@ STORAGE_FORMATS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 # op (1) + record length (8) + channel id (2) + sequence (4) + log time (8) + publish time (8)
 MCAP_RECORD_PREFIX = 31
 MCAP_PREFIX_DTYPE = np.dtype([("op", "u1"), ("length", "<u8"), ("channel", "<u2"), ("sequence", "<u4"),
-                               ("log_time", "<u8"), ("publish_time", "<u8")])
+                              ("log_time", "<u8"), ("publish_time", "<u8")])
 assert MCAP_PREFIX_DTYPE.itemsize == MCAP_RECORD_PREFIX
 
 
@@ -177,7 +178,7 @@ class BagReader:
             self._reader = Reader(path)
             self._reader.open()
         except Exception as error:  # ReaderError, apsw/sqlite errors, OSError, struct errors...
-            raise BagError(f"{path}: cannot open bag: {_one_line(error)}") from None
+            raise BagError(f"{path}: cannot open bag: {one_line(error)}") from None
         storages = storage_readers(self._reader)
         self._storages = storages
         self.storage_format = "mcap" if isinstance(storages[0], McapReader) else "sqlite3"
@@ -239,7 +240,7 @@ class BagReader:
         except BagError:
             raise
         except Exception as error:
-            raise BagError(f"{self.path}: cannot read bag: {_one_line(error)}") from None
+            raise BagError(f"{self.path}: cannot read bag: {one_line(error)}") from None
 
     def _generic_batches(self, topics, batch_size):
         wanted = {t: i for i, t in enumerate(topics)}
@@ -367,8 +368,3 @@ class BagReader:
             raise BagError("corrupt MCAP chunk: message records do not match the message index")
         return RawBatch(buffer=buf, offsets=offsets + MCAP_RECORD_PREFIX, lengths=length - 22,
                         topic=topic, log_ns=log_ns)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text

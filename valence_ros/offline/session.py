@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.offline.errors import AnalyzeError, one_line, printable
+from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.program import PROG
 from valence_ros.offline.run_context import RUN
+from valence_ros.process.cli_errors import error_line, one_line
 
 
 def _load_model(params: dict):
@@ -345,7 +346,8 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
             reader = BagReader(path)
             if reader.metadata_mismatch:
                 summary["notes"].append(reader.metadata_mismatch)
-                print(f"{PROG}: warning: {printable(path)}: {reader.metadata_mismatch}", file=sys.stderr)
+                print(error_line(PROG, f"{printable(path)}: {reader.metadata_mismatch}", "warning"),
+                      file=sys.stderr)
             chosen = _select_topics(reader, args.topic, params["input_type"])
             storage = args.storage or reader.storage_format
             summary["input"]["format"] = reader.storage_format

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.program import PROG
+from valence_ros.process.cli_errors import error_line
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
 
 __all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
@@ -299,7 +300,7 @@ def print_study(study: dict, out: Path, quiet: bool) -> None:
     """The printed table (or, with quiet, only the failures, on stderr)."""
     entries = study["inputs"]
     for note in study.get("analysis", {}).get("notes", ()):
-        print(f"{PROG}: warning: {note}", file=sys.stderr)
+        print(error_line(PROG, note, "warning"), file=sys.stderr)
     if not quiet:
         _print_table(entries, study["totals"], out)
         made = {k: v for k, v in study["outputs"].items()
@@ -312,4 +313,4 @@ def print_study(study: dict, out: Path, quiet: bool) -> None:
     else:
         for e in entries:   # a failure is always reported, -q or not
             if e["status"] != "ok":
-                print(f"{PROG}: {e['session']}: FAILED: {e['error']}", file=sys.stderr)
+                print(error_line(PROG, f"{e['session']}: FAILED: {e['error']}", kind=None), file=sys.stderr)
