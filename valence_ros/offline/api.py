@@ -101,7 +101,8 @@ def load_params(path, node_fqn: str) -> dict:
     from valence_ros.core.input_files import InputFileError
     from valence_ros.core.parameters import ParameterError, load_params_file, validate_parameters
     from valence_ros.core.params_file import check_params_file
-    from valence_ros.offline.errors import PROG, one_line
+    from valence_ros.offline.program import PROG
+    from valence_ros.process.cli_errors import error_line, one_line
     from valence_ros.offline.ros_distro import detect_ros_distro, rcl_rules_for
     try:
         if path is None:
@@ -116,7 +117,8 @@ def load_params(path, node_fqn: str) -> dict:
     except ParameterError as error:
         raise AnalyzeError(f"{path}: {one_line(error)}") from None
     if unknown:
-        print(f"{PROG}: warning: ignoring unknown parameter(s) {', '.join(unknown)} in {path}", file=sys.stderr)
+        print(error_line(PROG, f"ignoring unknown parameter(s) {', '.join(unknown)} in {path}", "warning"),
+              file=sys.stderr)
     return params
 
 

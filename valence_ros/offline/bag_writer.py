@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.rosbag2.storage_mcap import (
-    McapWriter, PendingChunk, write_record, write_string,
-    write_uint16, write_uint32, write_uint64,
-)
-from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
 from valence_ros.cdr import VALENCE_STATE, gather_rows
-from valence_ros.offline.bag_reader import _MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
+from valence_ros.offline.bag_reader import MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
 from valence_ros.offline.numfmt import ascii_ints
+from valence_ros.offline.rosbags_internals import (
+    McapWriter, PendingChunk, Sqlite3Writer, write_record, write_string,
+    write_uint16, write_uint32, write_uint64,
+)
 
 def _qos(durability: QosDurability, depth: int) -> Qos:
     zero = QosTime(0, 0)
@@ -132,7 +131,7 @@ class _FastMcapWriter(McapWriter):
         n = len(offsets)
         if n == 0:
             return
-        head = np.empty(n, dtype=_MCAP_PREFIX_DTYPE)
+        head = np.empty(n, dtype=MCAP_PREFIX_DTYPE)
         head["op"] = 0x05
         head["length"] = sizes - 9
         head["channel"] = cid

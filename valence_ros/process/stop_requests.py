@@ -14,7 +14,7 @@ faster) and that must end with exit 0 and no traceback whenever the signal comes
     and stop their child processes in order.
 
 Where the offline tools differ, and why (valence_ros.offline keeps its own):
-  * valence_analyze (offline/termination.py) raises from its handlers
+  * valence_analyze (offline/run_context.py) raises from its handlers
     (KeyboardInterrupt, Terminated): its long computations have no loop polling
     every 0.1 s, so a stop must interrupt them at once; it exits 130/143, not 0
     (the run did not finish), and it records the request as well because CPython
