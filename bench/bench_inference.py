@@ -15,7 +15,7 @@ ratios are baseline time / row time.
 Torch runs with 1 thread (``--threads`` to change) and numpy's BLAS with 1
 (OPENBLAS_NUM_THREADS=1 unless set), so the comparison is single-core. Usage:
 
-    .venv/bin/python bench/bench_inference.py [--quick] [--json out.json]
+    .venv-jazzy/bin/python bench/bench_inference.py [--quick] [--json out.json]
 """
 from __future__ import annotations
 

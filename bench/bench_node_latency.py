@@ -62,7 +62,7 @@ def find_node_executable() -> Path:
         if prefix and exe.is_file():
             return exe
     sys.exit("bench_node_latency: valence_node is not installed; run `make setup` and "
-             "`source install/setup.bash`")
+             "`source install/<distro>/setup.bash`")
 
 
 def command(label: str, reliable: bool) -> list[str]:

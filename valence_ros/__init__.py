@@ -10,16 +10,20 @@ import-linter contract in setup.cfg enforces it):
     ros       the ROS 2 node: topics, parameters, diagnostics, executor
     offline   valence_analyze: bags and CSV exports in, tables, bags and plots out
     demo      make run's scripted session
+    process   how every executable starts, stops and fails (standard library only)
 
-The package root stays light (no torch import); the model card's symbols are
-loaded on first use.
+The package root imports nothing (its symbols are loaded on first use): an
+executable's wrapper imports valence_ros.process before anything slow, so that
+signals are handled from its first line on.
 """
-from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
 
 __all__ = ["EMOTIONS", "NUM_EMOTIONS", "MLPRegressor", "load_regressor"]
 
 
 def __getattr__(name):
+    if name in ("EMOTIONS", "NUM_EMOTIONS"):
+        from valence_ros.core import emotions
+        return getattr(emotions, name)
     if name in ("MLPRegressor", "load_regressor"):
         from valence_ros.model import mlp
         return getattr(mlp, name)

@@ -237,7 +237,7 @@ def test_ticking_a_condition_does_not_allocate(session, trees):
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    ours = ("behaviours/conditions.py", "behaviours/subscriptions.py", "core/face_selection.py")
+    ours = ("behaviours/conditions.py", "behaviours/subscriptions.py", "behaviours/face_selection.py")
     grown = [d for d in after.compare_to(before, "traceback")
              if d.traceback[0].filename.endswith(ours) and d.count_diff > 0]
     assert grown == []

@@ -5,11 +5,17 @@ automatically_declare_parameters_from_overrides, so rcl's parser decides
 names, node matching and types) and through read_node_parameters.
 """
 import math
+import os
 import textwrap
 
 import pytest
 
 from valence_ros.core.params_file import ParamsFileError, read_node_parameters
+from valence_ros.offline.ros_distro import SUPPORTED_DISTROS, detect_ros_distro, rcl_rules_for
+
+# The rules of the distro these tests run on, found out as valence_analyze finds them out.
+DISTRO = detect_ros_distro()
+RULES = rcl_rules_for(DISTRO)
 
 pytestmark = pytest.mark.ros
 
@@ -139,6 +145,15 @@ STRUCTURE_CASES = {
     "scalar_beside_ros_parameters": "/**:\n  other: 1\n  ros__parameters:\n    hit: 1\n",
     "scalar_after_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  other: 1\n",
     "child_node_beside_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  child:\n    ros__parameters:\n      x: 1\n",
+    "namespace_beside_ros_parameters":
+        "/**:\n  ros__parameters:\n    hit: 1\n  ns:\n    child:\n      ros__parameters:\n        x: 1\n",
+    "typeless_child_beside_ros_parameters":
+        "/**:\n  ros__parameters:\n    hit: 1\n  child:\n    ros__parameters:\n      x: {}\n",
+    "nested_node_then_child": "/ns:\n  valence_node:\n    ros__parameters:\n      hit: 1\n    child:\n"
+                              "      ros__parameters:\n        x: 1\n",
+    "empty_child_beside_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  child:\n    ros__parameters: {}\n",
+    "empty_mapping_beside_ros_parameters": "/**:\n  ros__parameters:\n    hit: 1\n  child:\n    sub: {}\n",
+    "child_node_before_ros_parameters": "/**:\n  child:\n    ros__parameters:\n      x: 1\n  ros__parameters:\n    hit: 1\n",
     "other_node_broken": "/other:\n  ros__parameters: 5\n/**:\n  ros__parameters:\n    hit: 1\n",
     "other_node_mixed_list": "/other:\n  ros__parameters:\n    x: [1, a]\n/**:\n  ros__parameters:\n    hit: 1\n",
     "parameter_no_value": "/**:\n  ros__parameters:\n    hit:\n",
@@ -195,7 +210,7 @@ def rcl_overrides(path, namespace="/"):
 
 def ours_or_error(path, fqn="/valence_node"):
     try:
-        return read_node_parameters(path, fqn)
+        return read_node_parameters(path, fqn, RULES)
     except ParamsFileError as error:
         return error
 
@@ -211,6 +226,37 @@ def test_file_shapes_refused_exactly_when_rcl_refuses(tmp_path, case):
     else:
         assert not isinstance(ours, Exception), (case, "rcl reads", theirs, "we refuse:", ours)
         assert ours == theirs, (case, ours, theirs)
+
+
+# Where the distros' rcl differ (docs/platforms.md): case -> {distro: rcl reads the file}.
+# test_file_shapes_refused_exactly_when_rcl_refuses checks the analyser against the rcl
+# at hand; this says what that rcl is expected to do on each distro, so a difference
+# that goes away or a detection that picks the wrong distro shows up.
+DISTRO_DIFFERENCES = {
+    "child_node_beside_ros_parameters": {"jazzy": False, "kilted": True},
+    "namespace_beside_ros_parameters": {"jazzy": False, "kilted": True},
+    "typeless_child_beside_ros_parameters": {"jazzy": False, "kilted": True},
+    "nested_node_then_child": {"jazzy": False, "kilted": True},
+    # read by both: nothing below the later key holds a parameter, or it comes first
+    "empty_child_beside_ros_parameters": {"jazzy": True, "kilted": True},
+    "empty_mapping_beside_ros_parameters": {"jazzy": True, "kilted": True},
+    "child_node_before_ros_parameters": {"jazzy": True, "kilted": True},
+}
+
+
+def test_this_distros_rcl_differs_as_documented(tmp_path):
+    expected = os.environ.get("VALENCE_TEST_ROS_DISTRO")   # set by make test ROS_DISTRO=...
+    if expected:
+        assert DISTRO == expected, f"detected {DISTRO!r}, make test ran for {expected!r}"
+    if DISTRO not in SUPPORTED_DISTROS:
+        pytest.skip(f"ROS 2 distro {DISTRO!r}: its rcl differences are not known (docs/platforms.md)")
+    for case, reads in DISTRO_DIFFERENCES.items():
+        path = tmp_path / f"{case}.yaml"
+        path.write_text(STRUCTURE_CASES[case])
+        theirs = rcl_overrides(path)
+        assert (not isinstance(theirs, Exception)) == reads[DISTRO], (case, DISTRO, theirs)
+        ours = ours_or_error(path)
+        assert (not isinstance(ours, Exception)) == reads[DISTRO], (case, DISTRO, ours)
 
 
 @pytest.mark.parametrize("case", sorted(STRICTER_CASES))

@@ -53,12 +53,12 @@ def require_install() -> Path:
     exe = installed_node_executable()
     if exe is None:
         pytest.fail("valence_node is not built/installed: run `make setup` (or `make test`, "
-                    "which builds first) and `source install/setup.bash`", pytrace=False)
+                    "which builds first) and `source install/<distro>/setup.bash`", pytrace=False)
     ensure_msg_importable()
     try:
         import valence_ros.msg  # noqa: F401
     except ImportError as error:
-        pytest.fail(f"cannot import valence_ros.msg ({error}): `source install/setup.bash` "
+        pytest.fail(f"cannot import valence_ros.msg ({error}): `source install/<distro>/setup.bash` "
                     f"after `make setup`", pytrace=False)
     return exe
 

@@ -21,7 +21,16 @@ from valence_ros.model.synthetic_data import (
     make_dataset,
     simplex_coverage,
 )
-from valence_ros.model.train import RECIPES, TARGETS, TrainConfig, build_datasets, main, train
+from valence_ros.model.train import (
+    CROSS_CPU_METRIC_TOLERANCE,
+    RECIPES,
+    REPRODUCIBILITY,
+    TARGETS,
+    TrainConfig,
+    build_datasets,
+    main,
+    train,
+)
 from valence_ros.model.valence_rule import facereader_valence
 
 torch.set_num_threads(1)
@@ -182,17 +191,20 @@ def test_shipped_report_matches_shipped_weights():
     assert rep["targets_met"] and rep["one_hot_ok"]
 
 
-# ------------------------------------------------------------------ reproducible where (issue 11)
-# docs/model.md "Training": the same seed gives the same bytes on any x86-64 CPU with AVX2 (MKL pinned
-# to its AVX2 branch by valence_train), and the same metrics within 2e-4 (MAE, RMSE) and 1e-5
-# (R2, CCC) on other BLAS code paths. One machine cannot be another CPU, so the CPU
-# variants it can emulate are run: torch's and numpy's kernels without AVX-512, MKL's
-# AVX-512 branch, and MKL's generic branch (what an unpinned or older BLAS path gives).
+# ------------------------------------------------------------------ reproducible where (issue 19)
+# What valence_train promises (docs/platforms.md, train.py's docstring):
+#  1. same seed, same machine, same library versions: the same bytes, in any process;
+#  2. another CPU: the same metrics within CROSS_CPU_METRIC_TOLERANCE, not the same bytes
+#     (the shipped weights, made on an AMD EPYC, retrain to other bytes on an Intel Xeon).
+# One machine cannot be another CPU, so claim 2 is checked on the CPU code paths this
+# machine can select: torch's kernels (ATEN_CPU_CAPABILITY), numpy's (NPY_DISABLE_CPU_FEATURES)
+# and MKL's branches (MKL_CBWR), each only where this CPU has the instructions it needs. No
+# assertion here depends on which CPU runs it: the variants differ, the claims do not.
 CLI_TINY = ["--recipe", "default", "--seed", "5", "--n-train", "1000", "--n-coverage", "200",
             "--n-val", "200", "--n-test", "200", "--n-shift", "200", "--epochs", "2",
             "--batch-size", "64", "--quiet"]
 NUMPY_AVX512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
-METRIC_TOLERANCE = {"mae": 2e-4, "rmse": 2e-4, "r2": 1e-5, "ccc": 1e-5}
+CPU_VARIABLES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES")
 
 
 def _cpu_flags() -> set:
@@ -205,7 +217,7 @@ def _cpu_flags() -> set:
 
 
 def _train_cli(out, args, env):
-    full = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "ATEN_CPU_CAPABILITY")}
+    full = {k: v for k, v in os.environ.items() if k not in CPU_VARIABLES}
     full.update(env, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run([sys.executable, "-m", "valence_ros.model.train", *args, "--out", str(out)],
                           env=full, capture_output=True, text=True, timeout=1800)
@@ -213,40 +225,87 @@ def _train_cli(out, args, env):
     return json.loads((out / "training_report.json").read_text())
 
 
-def _variants(flags: set) -> dict:
-    variants = {"this CPU": {}}
-    if "avx512f" not in flags:
-        variants["torch's default kernels"] = {"ATEN_CPU_CAPABILITY": "avx2"}
-    else:
-        variants["no AVX-512 in torch and numpy, MKL's AVX-512 branch"] = {
-            "ATEN_CPU_CAPABILITY": "avx2", "NPY_DISABLE_CPU_FEATURES": NUMPY_AVX512, "MKL_CBWR": "AVX512"}
+def cpu_code_paths(flags: set) -> dict:
+    """The other CPUs this one can stand in for: {name: environment}. Only code paths
+    this CPU can execute (MKL and ATen fall back silently where it cannot, which would
+    not be an error, only a variant that is not the one named)."""
+    variants = {
+        "torch's generic kernels (a CPU without AVX2)": {"ATEN_CPU_CAPABILITY": "default"},
+        "MKL's generic branch (an older or unpinned BLAS path)": {"MKL_CBWR": "COMPATIBLE"},
+    }
+    if "avx2" in flags:
+        variants["torch's AVX2 kernels"] = {"ATEN_CPU_CAPABILITY": "avx2"}
+    if "avx512f" in flags:
+        variants["MKL's AVX-512 branch, numpy without AVX-512"] = {
+            "MKL_CBWR": "AVX512", "NPY_DISABLE_CPU_FEATURES": NUMPY_AVX512}
     return variants
 
 
-def test_weights_bytes_portable_metrics_within_tolerance(tmp_path):
-    flags = _cpu_flags()
-    if "avx2" not in flags:
-        pytest.skip("the reproducibility claim is for x86-64 CPUs with AVX2")
-    runs = {**_variants(flags), "MKL generic branch": {"MKL_CBWR": "COMPATIBLE"}}
+def test_cpu_code_paths_are_chosen_by_this_cpus_instructions():
+    bare = cpu_code_paths(set())
+    assert len(bare) == 2 and all("AVX" not in " ".join(env.values()) for env in bare.values())
+    assert len(cpu_code_paths({"avx2"})) == 3
+    assert len(cpu_code_paths({"avx2", "avx512f"})) == 4
+
+
+def _train_in_parallel(tmp_path, runs: dict) -> dict:
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = dict(zip(runs, pool.map(lambda item: _train_cli(tmp_path / str(item[0]), CLI_TINY, item[1][1]),
-                                          enumerate(runs.items()))))
-    assert reports["this CPU"]["platform"]["mkl_cbwr"] == "AVX2"      # valence_train pinned it
-    same = {name: reports[name]["weights_sha256"] for name in _variants(flags)}
-    assert len(set(same.values())) == 1, same
-    generic = reports["MKL generic branch"]
-    assert generic["weights_sha256"] != reports["this CPU"]["weights_sha256"]   # the pin matters
-    for split, metrics in reports["this CPU"]["metrics"].items():
-        for key, tolerance in METRIC_TOLERANCE.items():
-            assert abs(generic["metrics"][split][key] - metrics[key]) <= tolerance, (split, key)
+        reports = pool.map(lambda item: _train_cli(tmp_path / str(item[0]), CLI_TINY, item[1][1]),
+                           enumerate(runs.items()))
+        return dict(zip(runs, reports))
+
+
+def test_same_bytes_in_two_processes_on_this_machine(tmp_path):
+    """Claim 1: two processes at once (each with its own thread pools) write the same bytes."""
+    reports = _train_in_parallel(tmp_path, {"first": {}, "second": {}})
+    first, second = reports["first"], reports["second"]
+    assert first["platform"]["mkl_cbwr"] == "AVX2"      # valence_train pinned it
+    assert first["weights_sha256"] == second["weights_sha256"]
+    assert first["safetensors_sha256"] == second["safetensors_sha256"]
+    assert first["metrics"] == second["metrics"]
+    assert first["reproducibility"] == REPRODUCIBILITY
+    assert first["cross_cpu_metric_tolerance"] == CROSS_CPU_METRIC_TOLERANCE
+
+
+def test_metrics_within_tolerance_on_every_cpu_code_path(tmp_path):
+    """Claim 2 on the variants this CPU can emulate (bytes may differ between them)."""
+    variants = cpu_code_paths(_cpu_flags())
+    reports = _train_in_parallel(tmp_path, {"this CPU": {}, **variants})
+    base = reports.pop("this CPU")
+    for name, report in reports.items():
+        assert report["platform"]["mkl_cbwr"] == variants[name].get("MKL_CBWR", "AVX2"), name
+        for split, metrics in base["metrics"].items():
+            for key, tolerance in CROSS_CPU_METRIC_TOLERANCE.items():
+                assert abs(report["metrics"][split][key] - metrics[key]) <= tolerance, (name, split, key)
+
+
+def _same_platform(a: dict, b: dict) -> bool:
+    """Where claim 1 applies: the report's CPU, torch code path and library versions."""
+    return a["platform"] == b["platform"] and a["versions"] == b["versions"]
+
+
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory):
+    """The README's command, run again (minutes): (shipped report, this run's report)."""
+    shipped = json.loads((DEFAULT_WEIGHTS_PATH.parent / "training_report.json").read_text())
+    report = _train_cli(tmp_path_factory.mktemp("w"), ["--recipe", "default", "--seed", "0", "--quiet"], {})
+    return shipped, report
 
 
 @pytest.mark.skipif(os.environ.get("VALENCE_SOAK") != "1", reason="make soak: minutes")
-def test_shipped_weights_are_reproduced_bit_for_bit(tmp_path):
-    """The command in docs/model.md, run again: the same sha256 as the shipped files."""
-    if "avx2" not in _cpu_flags():
-        pytest.skip("the reproducibility claim is for x86-64 CPUs with AVX2")
-    shipped = json.loads((DEFAULT_WEIGHTS_PATH.parent / "training_report.json").read_text())
-    report = _train_cli(tmp_path / "w", ["--recipe", "default", "--seed", "0", "--quiet"], {})
+def test_shipped_weights_retrained_within_tolerance(retrained):
+    shipped, report = retrained
+    for split, metrics in shipped["metrics"].items():
+        for key, tolerance in CROSS_CPU_METRIC_TOLERANCE.items():
+            assert abs(report["metrics"][split][key] - metrics[key]) <= tolerance, (split, key)
+    assert report["targets_met"] and report["one_hot_ok"]
+
+
+@pytest.mark.skipif(os.environ.get("VALENCE_SOAK") != "1", reason="make soak: minutes")
+def test_shipped_weights_are_reproduced_bit_for_bit(retrained):
+    shipped, report = retrained
+    if not _same_platform(shipped, report):
+        pytest.skip(f"same bytes are promised on the shipped weights' platform only ({shipped['platform']}, "
+                    f"{shipped['versions']}); this is {report['platform']}, {report['versions']}")
     assert report["weights_sha256"] == shipped["weights_sha256"]
     assert report["safetensors_sha256"] == shipped["safetensors_sha256"]

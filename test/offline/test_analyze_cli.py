@@ -410,7 +410,7 @@ def bad_case(tmp_path: Path, case: str) -> list:
         return [write_bag(tmp_path / "b", "mcap", {"/emotion_probabilities": ep_topic(good)}),
                 "--params-file", tmp_path / "none.yaml"]
     if case == "model_with_8_inputs":
-        import torch
+        torch = pytest.importorskip("torch", reason="writes a .pt file (the [torch] extra)")
         from valence_ros.model.mlp import MLPRegressor, save_regressor
         torch.manual_seed(0)
         weights = save_regressor(MLPRegressor(input_size=8), tmp_path / "m" / "eight.pt")
@@ -495,10 +495,12 @@ def test_real_process_exit_codes(tmp_path):
 
 
 def test_installed_executable_runs(tmp_path):
-    exe = REPO / "install" / "valence_ros" / "lib" / "valence_ros" / "valence_analyze"
-    if not exe.is_file():
+    from helpers.install import installed_node_executable
+    node = installed_node_executable()
+    if node is None:
         pytest.skip("not built: run `make setup`")
-    site = next((REPO / "install" / "valence_ros" / "lib").glob("python3*/site-packages"))
+    exe = node.parent / "valence_analyze"                       # <install>/lib/valence_ros/
+    site = next((node.parents[1]).glob("python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0 and "--params-file" in proc.stdout, proc.stderr

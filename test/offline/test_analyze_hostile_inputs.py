@@ -105,6 +105,7 @@ def hostile_cases(work: Path) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
+    pytest.importorskip("torch", reason="the hostile model files are torch.save files (the [torch] extra)")
     work = tmp_path_factory.mktemp("hostile_inputs")
     yield work, hostile_cases(work)
     assert not (work / "models" / "MARKER").exists(), "a pickle ran code"
@@ -180,6 +181,7 @@ def test_no_helper_thread_outlives_main(tmp_path):
     """Deterministic form of the exit crash: after main() returns - on a bad bag, with the
     shipped weights or with a model_path file that makes the loader import torch for ~1 s -
     no helper thread may still be running into interpreter shutdown."""
+    pytest.importorskip("torch", reason="one case loads .pt weights (the [torch] extra)")
     from helpers.hostile_files import good_torch_weights
     (tmp_path / "empty.db3").write_bytes(b"")
     weights = good_torch_weights(tmp_path / "m" / "w.pt")

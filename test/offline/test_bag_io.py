@@ -15,6 +15,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from valence_ros.cdr import decode as cdr_decode
 from valence_ros.offline.bag_reader import MSG_DEFINITIONS, BagError, BagReader, typestore
 from valence_ros.offline.bag_writer import BagWriter
+from valence_ros.offline.ros_distro import detect_ros_distro, rosbags_store_for
 from valence_ros.cdr import (
     EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY, VALENCE, VALENCE_STATE, BatchDecoder, StringTable,
     encode_valence, encode_valence_state, split_stamp,
@@ -30,7 +31,8 @@ def replacing_typestore():
     strings are decoded as rclpy decodes them (invalid UTF-8 -> U+FFFD; the cut
     at the first NUL is made in `reference`). Every other check is rosbags' own: the reference for what the live node receives."""
     import rosbags.serde.cdr as cdr
-    store = get_typestore(Stores.ROS2_KILTED)   # a fresh instance: its own msgdef cache
+    # a fresh instance (its own msgdef cache) of the store valence_ros uses on this distro
+    store = get_typestore(Stores[rosbags_store_for(detect_ros_distro())])
     for name, text in MSG_DEFINITIONS.items():
         store.register(get_types_from_msg(text, name))
     compile_lines = cdr.compile_lines
@@ -133,7 +135,8 @@ def test_embedded_definitions_equal_msg_files():
 
 def test_type_hashes_match_rosidl_when_installed():
     import json
-    share = REPO / "install" / "valence_ros" / "share" / "valence_ros" / "msg"
+    from helpers.install import installed_share_dir
+    share = (installed_share_dir() or REPO / "install" / "valence_ros" / "share" / "valence_ros") / "msg"
     if not (share / "Valence.json").is_file():
         pytest.skip("no colcon install space with rosidl type descriptions (run `make setup`)")
     for name in MSG_DEFINITIONS:
@@ -303,6 +306,7 @@ def ep_cdr(sec, nanosec, frame_id: bytes, face_id: bytes, labels, values, little
 
 def rclpy_decoded(data: bytes) -> dict:
     """What the live node's subscription callback receives for these CDR bytes."""
+    pytest.importorskip("rclpy", reason="rclpy is the reference here (a ROS venv; not in a plain pip install)")
     from rclpy.serialization import deserialize_message
     from valence_ros.msg import EmotionProbabilities
     msg = deserialize_message(data, EmotionProbabilities)
@@ -363,6 +367,7 @@ def test_invalid_utf8_known_examples_and_malformed_stay_undecodable(monkeypatch)
 @pytest.mark.parametrize("slow", [False, True], ids=["vectorised", "slow"])
 def test_float32_multi_array_with_invalid_utf8_dim_label(monkeypatch, slow):
     """The dim labels are not used, but rclpy decodes them (U+FFFD): the frame counts."""
+    pytest.importorskip("rclpy", reason="rclpy is the reference here (a ROS venv; not in a plain pip install)")
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import Float32MultiArray
     if slow:

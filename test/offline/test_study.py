@@ -20,6 +20,9 @@ from test_analyze_cli import BASE, ep_topic, run, session, truncate, write_bag, 
 
 SEC = 1_000_000_000
 FACE_TIMEOUT_NS = 2 * SEC          # the default face_timeout
+# `python -P`: the installed valence_ros, not the source tree in the working directory
+# (Python 3.10 has no -P: the pure-tests run there starts pytest outside the repository).
+SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
 IGNORED_SUMMARY_KEYS = ("timing_s", "frames_per_s", "torch_imported")   # process properties
 
 
@@ -77,7 +80,7 @@ def study(tmp_path_factory):
     runs = {}
     for jobs in (2, 1):
         out = base / f"out_jobs{jobs}"
-        proc = subprocess.run([sys.executable, "-P", "-m", "valence_ros.offline.analyze", str(base / "data"),
+        proc = subprocess.run([sys.executable, *SAFE_PATH, "-m", "valence_ros.offline.analyze", str(base / "data"),
                                "--out", str(out), "--jobs", str(jobs)],
                               capture_output=True, text=True, timeout=300)
         runs[jobs] = (proc, out)
@@ -215,7 +218,7 @@ def test_study_usage_errors_are_one_line(tmp_path, capsys):
 
 
 def _study_process(data: Path, out: Path, *extra):
-    return subprocess.Popen([sys.executable, "-P", "-m", "valence_ros.offline.analyze", str(data), "--out", str(out),
+    return subprocess.Popen([sys.executable, *SAFE_PATH, "-m", "valence_ros.offline.analyze", str(data), "--out", str(out),
                              "-q", *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -425,7 +425,7 @@ def test_write_failures_of_every_shape_are_recognised(tmp_path):
     of another error. (Never point pyarrow at /dev/full: it replaces the device node with a file.)"""
     import sqlite3
 
-    from valence_ros.offline.output_errors import output_write_error
+    from valence_ros.offline.output_dir import output_write_error
     out = tmp_path / "o"
     failures = []
     try:
@@ -459,7 +459,7 @@ def test_a_pyarrow_write_on_a_full_disk_is_recognised(small_disk):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from valence_ros.offline.output_errors import output_write_error
+    from valence_ros.offline.output_dir import output_write_error
     with pytest.raises(OSError) as caught:
         pq.write_table(pa.table({"a": np.random.default_rng(0).random(200_000)}), small_disk / "x.parquet")
     assert str(output_write_error(caught.value, small_disk)).startswith(f"no space left on {small_disk}")

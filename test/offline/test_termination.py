@@ -1,4 +1,4 @@
-"""offline.termination: a recorded Ctrl-C/SIGTERM is never lost and never cuts the commit in half."""
+"""offline.run_context (RUN): a recorded Ctrl-C/SIGTERM is never lost and never cuts the commit in half."""
 from __future__ import annotations
 
 import os
@@ -6,8 +6,7 @@ import signal
 
 import pytest
 
-from valence_ros.offline import termination
-from valence_ros.offline.termination import Terminated
+from valence_ros.offline.run_context import RUN, Terminated
 
 
 def _sigterm():
@@ -15,7 +14,7 @@ def _sigterm():
 
 
 def test_the_handler_raises_at_once():
-    with termination.handlers_installed():
+    with RUN.handlers_installed():
         with pytest.raises(Terminated):
             _sigterm()
             [None for _ in range(10_000)]   # the handler runs at the next bytecode
@@ -23,24 +22,24 @@ def test_the_handler_raises_at_once():
 
 
 def test_a_lost_raise_is_raised_again_by_check():
-    with termination.handlers_installed():
+    with RUN.handlers_installed():
         try:
             _sigterm()
             [None for _ in range(10_000)]
         except Terminated:
             pass   # what CPython may drop: the request stays recorded
         with pytest.raises(Terminated):
-            termination.check()
+            RUN.check()
         with pytest.raises(Terminated):
-            with termination.final_step():
+            with RUN.final_step():
                 pytest.fail("the commit ran after SIGTERM")
 
 
 def test_held_signals_are_raised_after_the_held_step():
     steps = []
-    with termination.handlers_installed():
+    with RUN.handlers_installed():
         with pytest.raises(KeyboardInterrupt):
-            with termination.signals_held():
+            with RUN.signals_held():
                 os.kill(os.getpid(), signal.SIGINT)
                 [None for _ in range(10_000)]
                 steps.append("finished")
@@ -48,33 +47,33 @@ def test_held_signals_are_raised_after_the_held_step():
 
 
 def test_after_the_commit_a_signal_no_longer_interrupts():
-    with termination.handlers_installed():
-        with termination.final_step():
+    with RUN.handlers_installed():
+        with RUN.final_step():
             _sigterm()
             [None for _ in range(10_000)]
         _sigterm()
         [None for _ in range(10_000)]
-        termination.check()   # nothing raised: the output is in place
+        RUN.check()   # nothing raised: the output is in place
 
 
 def test_nothing_is_remembered_from_one_run_to_the_next():
-    with termination.handlers_installed():
+    with RUN.handlers_installed():
         with pytest.raises(Terminated):
-            with termination.signals_held():
+            with RUN.signals_held():
                 _sigterm()
-    with termination.handlers_installed():
-        termination.check()
+    with RUN.handlers_installed():
+        RUN.check()
 
 
 def test_cleanup_after_a_signal_is_not_interrupted_again():
-    with termination.handlers_installed():
+    with RUN.handlers_installed():
         with pytest.raises(Terminated):
             _sigterm()
             [None for _ in range(10_000)]
-        with termination.signals_held():   # e.g. ending the writer thread in an except clause
+        with RUN.signals_held():   # e.g. ending the writer thread in an except clause
             pass
         with pytest.raises(Terminated):
-            termination.check()
+            RUN.check()
 
 
 def test_files_a_helper_writes_after_abort_are_removed_at_the_end(tmp_path):
@@ -82,8 +81,7 @@ def test_files_a_helper_writes_after_abort_are_removed_at_the_end(tmp_path):
     # thread abort the output: what it creates then must not outlive the run.
     import threading
 
-    from valence_ros.offline.report import OutputDir, remove_unfinished
-    from valence_ros.offline.threads import join_helpers, start_helper
+    from valence_ros.offline.output_dir import OutputDir
 
     out = OutputDir(tmp_path / "o")
     go = threading.Event()
@@ -93,9 +91,9 @@ def test_files_a_helper_writes_after_abort_are_removed_at_the_end(tmp_path):
         (out.tmp / "valence_bag").mkdir(parents=True)
         (out.tmp / "valence_bag" / "valence_bag.db3").write_bytes(b"x")
 
-    start_helper(late_writer, "late-writer")
+    RUN.start_helper(late_writer, "late-writer")
     out.abort()
     go.set()
-    join_helpers()
-    remove_unfinished()
+    RUN.join_helpers()
+    RUN.remove_unfinished()
     assert list(tmp_path.iterdir()) == []

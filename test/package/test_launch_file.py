@@ -41,7 +41,7 @@ def _installed_share() -> Path:
         return Path(get_package_share_directory(PKG))
     except PackageNotFoundError:
         pytest.fail("valence_ros is not in AMENT_PREFIX_PATH: build it and source "
-                    "install/setup.bash (`make test` does both)")
+                    "install/<distro>/setup.bash (`make test` does both)")
 
 
 def _installed_node() -> Path:

@@ -61,7 +61,7 @@ def prefix() -> Path:
         return Path(get_package_prefix(PKG))
     except PackageNotFoundError:
         pytest.fail("valence_ros is not in AMENT_PREFIX_PATH: build it and source "
-                    "install/setup.bash (`make test` does both)")
+                    "install/<distro>/setup.bash (`make test` does both)")
 
 
 @pytest.fixture(scope="module")
@@ -250,15 +250,17 @@ def test_package_xml_is_valid_format3_ament_cmake():
     assert all(re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", m.email) for m in pkg.maintainers)
 
 
-def _requirements() -> dict[str, str]:
+def _requirements(name: str = "requirements.txt") -> dict[str, str]:
     reqs = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+    for line in (REPO / name).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if not line:
+        if not line or line == "-r requirements.txt":
             continue
         m = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)", line)
-        assert m, f"requirements.txt: {line!r} is not pinned with =="
-        reqs[m.group(1).lower().replace("_", "-")] = m.group(3)
+        assert m, f"{name}: {line!r} is not pinned with =="
+        key = m.group(1).lower().replace("_", "-")
+        assert key not in reqs, f"{name}: {key} is listed twice"     # py_trees once was
+        reqs[key] = m.group(3)
     return reqs
 
 
@@ -266,8 +268,16 @@ def test_requirements_pinned_including_pip_only_deps():
     reqs = _requirements()
     assert reqs.get("torch") == "2.13.0", "torch must stay pinned to 2.13.0"
     # No rosdep key exists for these (see package.xml): pip provides them.
-    for name in ("safetensors", "rosbags", "numpy", "matplotlib", "tqdm"):
+    for name in ("safetensors", "rosbags", "numpy", "matplotlib", "tqdm", "threadpoolctl", "pyarrow"):
         assert name in reqs, f"{name} missing from requirements.txt"
+    # The ROS wheels live in one file per distro, each on top of the common pins.
+    for distro, rclpy_major in (("jazzy", "7"), ("kilted", "9")):
+        name = f"requirements-{distro}.txt"
+        assert "-r requirements.txt" in (REPO / name).read_text().splitlines(), name
+        ros = _requirements(name)
+        assert ros["ros-rclpy"].split(".")[0] == rclpy_major, name
+        assert not set(ros) & set(reqs), f"{name} repeats common pins: {set(ros) & set(reqs)}"
+        assert all(pkg.startswith("ros-") for pkg in ros), name
 
 
 def test_setup_cfg_matches_package():
@@ -279,7 +289,22 @@ def test_setup_cfg_matches_package():
     assert cfg["metadata"]["version"] == pkg.version
     requires = [r.strip() for r in cfg["options"]["install_requires"].splitlines()
                 if r.strip() and not r.strip().startswith("#")]
-    assert "torch==2.13.0" in requires
+    torch_extra = [r.strip() for r in cfg["options.extras_require"]["torch"].splitlines() if r.strip()]
+    assert torch_extra == ["torch==2.13.0"]      # pinned: anything else pulls a CUDA build
+    # pip install . runs without torch (the [torch] extra), and every runtime requirement
+    # is satisfied by the version requirements.txt pins (the ROS venv is such an install)
+    from packaging.requirements import Requirement
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            pin = Requirement(line.split("#")[0].strip())
+            pins[pin.name.lower().replace("_", "-")] = next(iter(pin.specifier)).version
+    for text in requires:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name != "torch", "torch is the [torch] extra, not a requirement of pip install ."
+        assert name in pins, f"{name}: not pinned in requirements.txt"
+        assert requirement.specifier.contains(pins[name]), (text, pins[name])
     scripts = cfg["options.entry_points"]["console_scripts"]
     for name in ("valence_train", "valence_analyze"):
         module, function = EXECUTABLES[name]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import py_trees
 
-from valence_ros.core.face_selection import ANY, StateBoard, ValenceBoard
+from valence_ros.behaviours.face_selection import ANY, StateBoard, ValenceBoard
 from valence_ros.core.output_contract import REFUSAL_REASONS, state_problem, valence_problem
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.behaviours.subscriptions import (
@@ -27,8 +27,9 @@ _FAILURE = py_trees.common.Status.FAILURE
 WARNING_PERIOD = 5.0  # s, as the node's default warning_throttle_period
 
 
-class _Subscriber(py_trees.behaviour.Behaviour):
-    """Owns the subscriptions a behaviour makes in setup(); shutdown() removes them.
+class ContractSubscriber(py_trees.behaviour.Behaviour):
+    """The base of every behaviour here (the conditions and ValenceToBlackboard):
+    owns the subscriptions a behaviour makes in setup(); shutdown() removes them.
     Refuses messages outside the node's output contract (`refused` counts them)."""
 
     def __init__(self, name: str):
@@ -76,11 +77,11 @@ class _Subscriber(py_trees.behaviour.Behaviour):
         self._subscriptions.clear()
 
 
-class ValenceStateIs(_Subscriber):
+class ValenceStateIs(ContractSubscriber):
     """SUCCESS while the selected face(s) are in `state` for at least `min_duration` s.
 
     state: ValenceState.POSITIVE / NEUTRAL / NEGATIVE / UNKNOWN (or the name).
-    face: a face_id, "any", "all" or "latest" (see core.face_selection.StateBoard).
+    face: a face_id, "any", "all" or "latest" (see face_selection.StateBoard).
     min_duration: seconds the state has held, by the message stamps vs. the
     node clock. topic: relative, so namespaces and remapping apply.
     """
@@ -104,7 +105,7 @@ class ValenceStateIs(_Subscriber):
         return _SUCCESS if self.board.holds(self._now()) else _FAILURE
 
 
-class _ValenceCondition(_Subscriber):
+class _ValenceCondition(ContractSubscriber):
     _above = True
 
     def __init__(self, name: str, threshold: float, face: str = ANY, max_age: float = 1.0,

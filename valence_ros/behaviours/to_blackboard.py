@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import py_trees
 
-from valence_ros.core.face_selection import (
+from valence_ros.behaviours.face_selection import (
     LATEST, StateBoard, ValenceBoard, check_face, snapshot)
 from valence_ros.core.valence_state import UNKNOWN
-from valence_ros.behaviours.conditions import _Subscriber
+from valence_ros.behaviours.conditions import ContractSubscriber
 from valence_ros.behaviours.subscriptions import stamp_seconds, state_qos, valence_qos
 
 
-class ValenceToBlackboard(_Subscriber):
+class ValenceToBlackboard(ContractSubscriber):
     """Writes, every tick, for the selected face (a face_id or "latest"):
 
     state_key   int   ValenceState constant; UNKNOWN when no face is tracked

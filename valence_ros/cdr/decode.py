@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from valence_ros.cdr.single import decode_replacing
-from valence_ros.cdr.strings import StringTable, _cut_nul, rclpy_string  # noqa: F401  (rclpy_string: re-export)
+from valence_ros.cdr.strings import StringTable, cut_nul, rclpy_string  # noqa: F401  (rclpy_string: re-export)
 from valence_ros.cdr.typenames import EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY
 
 # Partitions smaller than this go to the per-message decoder (the numpy
@@ -377,8 +377,8 @@ class BatchDecoder:
                 if typename == EMOTION_PROBABILITIES:
                     stamp = msg.header.stamp
                     # rosbags keeps embedded NULs; rclpy cuts the string there
-                    decoded = (stamp.sec, stamp.nanosec, _cut_nul(msg.header.frame_id),
-                               _cut_nul(msg.face_id), tuple(_cut_nul(x) for x in msg.labels),
+                    decoded = (stamp.sec, stamp.nanosec, cut_nul(msg.header.frame_id),
+                               cut_nul(msg.face_id), tuple(cut_nul(x) for x in msg.labels),
                                msg.probabilities)
                 else:
                     decoded = (0, 0, "", "", (), msg.data)

@@ -11,7 +11,7 @@ def rclpy_string(raw: bytes | bytearray | memoryview) -> str:
     return (raw if cut < 0 else raw[:cut]).decode("utf-8", "replace")
 
 
-def _cut_nul(text: str) -> str:
+def cut_nul(text: str) -> str:
     """An already decoded string (rosbags keeps NULs) cut as rclpy cuts it.
     (A NUL byte is never part of an invalid UTF-8 sequence, so cutting after
     decoding equals cutting before.)"""

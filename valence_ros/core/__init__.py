@@ -12,9 +12,9 @@ setup.cfg enforces it).
     parameters     the one parameter table (defaults, ranges, docs) and its checks
     params_file    read a ROS 2 params YAML for one node exactly as rcl does
     hri_expression ROS4HRI Expression: dominant emotion, per-face topic names
-    tracked_list   which faces left a tracked-faces list
     output_contract what valence_node sends (checked by behaviour-tree subscribers)
-    throttle       one warning per period per key, counting what was held back
+    throttle       one warning per period per key, counting what was held back (used by
+                   the ROS layer and the behaviours, which may not import each other)
 """
 from valence_ros.core.emotions import EMOTIONS, NUM_EMOTIONS
 from valence_ros.core.face_tracker import FaceTracker, GoneFace, TrackedFrame, TrackerConfig

@@ -15,7 +15,7 @@ from typing import Any, Collection, Iterable
 from valence_ros.core.face_tracker import TrackerConfig
 from valence_ros.core.hri_expression import DEFAULT_TOPIC_PATTERN, pattern_problem
 from valence_ros.core.labels import LabelError, resolve_labels
-from valence_ros.core.params_file import ParamsFileError, read_node_parameters
+from valence_ros.core.params_file import STRICTEST_RULES, ParamsFileError, RclRules, read_node_parameters
 from valence_ros.core.valence_state import StateThresholds
 
 INPUT_TYPES = ("emotion_probabilities", "float32_multi_array")
@@ -229,13 +229,13 @@ def unknown_parameter_names(names: Iterable[str]) -> list[str]:
 
 
 def load_params_file(path: str | Path, node_fqn: str = "/valence_node",
-                     unknown: list[str] | None = None) -> dict[str, Any]:
+                     unknown: list[str] | None = None, rules: RclRules = STRICTEST_RULES) -> dict[str, Any]:
     """Validated parameters from a ROS 2 params YAML, read as rcl reads it for the
     node `node_fqn` (see params_file). Names the node does not declare are
     ignored, as the node ignores them; those it would warn about are appended
-    to `unknown` when given."""
+    to `unknown` when given. `rules`: the ROS 2 distro's rcl rules (params_file)."""
     try:
-        values = read_node_parameters(path, node_fqn)
+        values = read_node_parameters(path, node_fqn, rules)
     except ParamsFileError as error:
         raise ParameterError("params_file", str(path), f"a readable ROS 2 params YAML ({error})") from None
     if values.get("input_labels", []) is None:   # `input_labels: []`: NOT_SET in rcl, as in the node

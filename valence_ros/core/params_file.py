@@ -23,13 +23,17 @@ the same file, so this mirrors rcl_yaml_param_parser rather than YAML itself:
   (lists nested in lists, mappings in lists, several YAML documents) are
   refused too, with the reason;
 * the file itself must be a regular file of at most MAX_PARAMS_FILE_BYTES,
-  checked before it is opened (core.input_files).
+  checked before it is opened (core.input_files);
+* where rcl differs between ROS 2 distros, the caller passes that distro's
+  RclRules (valence_ros.offline.ros_distro finds out which); the default is the
+  strictest of the supported distros: refuse what any of them refuses.
 
 Checked against real rcl by test/test_params_file.py.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, cast
 
@@ -42,6 +46,20 @@ from valence_ros.core.input_files import (
 MAX_PARAMS_FILE_BYTES = 16 * MiB   # config/valence.yaml is 5 kB
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 _NAME_TOKEN = re.compile(r"^(?:\*\*|\*|[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class RclRules:
+    """What one ROS 2 distro's rcl_yaml_param_parser accepts where distros differ."""
+
+    # A node key after `ros__parameters` in the same mapping, with parameters
+    # below it, e.g. `/**: {ros__parameters: {...}, child: {ros__parameters: {x: 1}}}`:
+    # Kilted reads `child` as a node one level down, Jazzy refuses the file
+    # (and reads it when nothing below the key holds a parameter).
+    node_key_after_ros_parameters: bool = False
+
+
+STRICTEST_RULES = RclRules(node_key_after_ros_parameters=False)
 
 
 class ParamsFileError(ValueError):
@@ -112,7 +130,7 @@ def _no_value(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
 
 
-def _check_structure(document: yaml.Node | None) -> None:
+def _check_structure(document: yaml.Node | None, rules: RclRules) -> None:
     """Refuse what rcl's parser refuses about the file's shape: outside
     ros__parameters every value must be a mapping (node names and namespaces),
     ros__parameters itself must be a mapping, and inside it every parameter
@@ -122,10 +140,11 @@ def _check_structure(document: yaml.Node | None) -> None:
         return   # an empty file, or a lone scalar: rcl reads no parameters from it
     if isinstance(document, yaml.SequenceNode):
         raise ParamsFileError("the file is a list; expected a mapping of node names")
-    _check_names(cast(yaml.MappingNode, document), top=True)   # a node is a scalar, list or mapping
+    _check_names(cast(yaml.MappingNode, document), top=True, rules=rules)   # a node is a scalar, list or mapping
 
 
-def _check_names(mapping: yaml.MappingNode, top: bool) -> None:
+def _check_names(mapping: yaml.MappingNode, top: bool, rules: RclRules) -> None:
+    seen_parameters = False
     for key, value in mapping.value:
         name = key.value if isinstance(key, yaml.ScalarNode) else None
         if name is None:
@@ -137,11 +156,29 @@ def _check_names(mapping: yaml.MappingNode, top: bool) -> None:
                 raise ParamsFileError(f"ros__parameters holds {_what(value)}; expected a mapping "
                                       f"of parameter names to values")
             _check_parameters(value, "")
+            seen_parameters = True
         elif isinstance(value, yaml.MappingNode):
-            _check_names(value, top=False)
+            if seen_parameters and not rules.node_key_after_ros_parameters and _holds_parameters(value):
+                raise ParamsFileError(f"node key {name!r} follows ros__parameters in the same mapping "
+                                      f"(Jazzy's rcl refuses that; put it before ros__parameters)")
+            _check_names(value, top=False, rules=rules)
         else:
             raise ParamsFileError(f"node or namespace key {name!r} holds {_what(value)}; expected a "
                                   f"mapping (nested names, ending in ros__parameters)")
+
+
+def _holds_parameters(mapping: yaml.MappingNode) -> bool:
+    """Whether a non-empty ros__parameters lies anywhere below (Jazzy's rcl fails on
+    such a node key after ros__parameters, and reads an empty one)."""
+    for key, value in mapping.value:
+        if not isinstance(value, yaml.MappingNode):
+            continue
+        if isinstance(key, yaml.ScalarNode) and key.value == "ros__parameters":
+            if value.value:
+                return True
+        elif _holds_parameters(value):
+            return True
+    return False
 
 
 def _check_parameters(mapping: yaml.MappingNode, prefix: str) -> None:
@@ -201,14 +238,15 @@ def _flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
-    """All parameters the file gives the node `node_fqn` (e.g. "/robot1/valence_node")."""
+def read_node_parameters(path: str | Path, node_fqn: str, rules: RclRules = STRICTEST_RULES) -> dict[str, Any]:
+    """All parameters the file gives the node `node_fqn` (e.g. "/robot1/valence_node"),
+    read by `rules` where ROS 2 distros differ."""
     path = Path(path)
     try:
         text = read_regular_bytes(path, "params file", MAX_PARAMS_FILE_BYTES).decode("utf-8")
         if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_RclScalarLoader)):
             raise ParamsFileError("YAML aliases (*name) are not supported (rcl refuses them)")
-        _check_structure(yaml.compose(text, Loader=_RclScalarLoader))
+        _check_structure(yaml.compose(text, Loader=_RclScalarLoader), rules)
         document = yaml.load(text, Loader=_RclScalarLoader)
         entries = _node_entries(document)
         # rcl refuses the whole file for one bad entry, whichever node it is for

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rclpy.signals import SignalHandlerOptions
     from rclpy.utilities import remove_ros_args
 
-    from valence_ros.demo.scripted_face import StopFlag
+    from valence_ros.process import stop_requests
 
     argv = list(sys.argv if argv is None else [NODE_NAME, *argv])
     parser = argparse.ArgumentParser(
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.1 <= args.rate <= 1000.0:
         parser.error(f"--rate {args.rate} is invalid; allowed: [0.1, 1000]")
 
-    stop = StopFlag()
+    stop = stop_requests.install()
     context = rclpy.Context()
     rclpy.init(args=argv, context=context, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node(NODE_NAME, context=context)

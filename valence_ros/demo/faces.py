@@ -32,7 +32,7 @@ from typing import Sequence
 
 from valence_ros.core.valence_state import STATE_NAMES
 from valence_ros.demo.runner import format_reaction, installed_paths, start_node, stop_node
-from valence_ros.demo.scripted_face import StopFlag
+from valence_ros.process import stop_requests
 
 FER_NODE = "valence_fer_node"
 TREE = "valence_bt_demo"
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.5 <= args.rate <= 60.0:
         parser.error(f"--rate {args.rate} is invalid; allowed: [0.5, 60]")
 
-    stop = StopFlag()
+    stop = stop_requests.install()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy

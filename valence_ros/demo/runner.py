@@ -40,8 +40,9 @@ import time
 from typing import Sequence
 
 from valence_ros.demo.scripted_face import (
-    DemoPublisher, ScriptedSession, StopFlag, add_session_arguments, close_ros, run_seconds,
+    DemoPublisher, ScriptedSession, add_session_arguments, close_ros, run_seconds,
     script_summary)
+from valence_ros.process import stop_requests
 from valence_ros.demo.update_throttle import DEFAULT_LINES_PER_SECOND, UpdateThrottle
 from valence_ros.core.valence_state import STATE_NAMES
 
@@ -60,7 +61,7 @@ def installed_paths() -> tuple[str, str]:
     except PackageNotFoundError:
         raise SystemExit(
             "valence_demo: package 'valence_ros' not found in AMENT_PREFIX_PATH; "
-            "run `make run`, or `. .venv/bin/activate && . install/setup.bash` first") from None
+            "run `make run`, or `. .venv-jazzy/bin/activate && . install/jazzy/setup.bash` first (or kilted)") from None
     return (os.path.join(prefix, "lib", PACKAGE, NODE_NAME),
             os.path.join(share, "config", "valence.yaml"))
 
@@ -143,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.lines_per_second > 0:
         parser.error(f"--lines-per-second must be > 0, got {args.lines_per_second:g}")
 
-    stop = StopFlag()  # before anything slow, so an early Ctrl-C is clean too
+    stop = stop_requests.install()  # before anything slow, so an early Ctrl-C is clean too
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 from dataclasses import dataclass
 from typing import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 
 from valence_ros.core.emotions import EMOTIONS
 from valence_ros.model.synthetic_data import CONFUSION_PARTNER
+from valence_ros.process import stop_requests
 
 #: (emotion, seconds) -- one pass of the demo script.
 DEFAULT_SCRIPT: tuple[tuple[str, float], ...] = (
@@ -202,21 +202,6 @@ def script_summary(session: ScriptedSession) -> str:
     return " -> ".join(f"{s.emotion} {s.duration:g}s" for s in session.scenes)
 
 
-class StopFlag:
-    """Turns SIGINT/SIGTERM into a flag the spin loop checks (no traceback)."""
-
-    def __init__(self):
-        self.signum: int | None = None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, _frame):
-        self.signum = signum
-
-    def __bool__(self) -> bool:
-        return self.signum is not None
-
-
 def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=15.0,
                         help="frames per second (default 15)")
@@ -259,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
-    stop = StopFlag()
+    stop = stop_requests.install()  # SIGINT/SIGTERM: a flag the loop checks, no traceback
     context = rclpy.Context()
     rclpy.init(args=["valence_demo_publisher", *ros_args], context=context,
                signal_handler_options=SignalHandlerOptions.NO)

@@ -9,10 +9,12 @@
     facereader_csv  FaceReader CSV/TSV exports
     pipeline        frames in bulk through the core (labels, model, tracker)
     outputs         valence.csv, the output bag and per-face statistics
-    report          CSV formatting, per-face statistics, summary table, the atomic output directory
+    report          CSV formatting, per-face statistics, summary table, plot names
+    output_dir      the output directory: atomic, claimed (lock), failed writes in one line
+    program         the program name (PROG) and exit codes
     face_plot       the per-face PNG (state bands, face-loss gaps)
     threads         reading and writing beside the per-frame loop
-    termination     Ctrl-C/SIGTERM: stop at once, never commit after either
+    run_context     RUN: a run's Ctrl-C/SIGTERM handling, helper threads and unfinished outputs
     numfmt          fast integer and fixed-point formatting
     study           many inputs (a study) in parallel -> sessions.csv, episodes.csv, frames.parquet
     study_inputs    a study's inputs: paths, folders searched, session names

@@ -37,17 +37,19 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable  # noqa: E402
-from valence_ros.offline.termination import Terminated, handlers_installed, stop_interrupting  # noqa: E402
+from valence_ros.offline.errors import AnalyzeError, printable  # noqa: E402
+from valence_ros.offline.program import (  # noqa: E402
+    EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_TERMINATED, PROG,
+)
+from valence_ros.offline.run_context import RUN, Terminated  # noqa: E402
+from valence_ros.process.cli_errors import error_line, one_line  # noqa: E402
 
-EXIT_ERROR = 2
-EXIT_INTERNAL = 1
 DEBUG_ENV = "VALENCE_ANALYZE_DEBUG"   # set to 1 for tracebacks of unexpected errors
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage + message)
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_ERROR, error_line(self.prog, f"{message} (see --help)") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,39 +164,34 @@ def _analyze(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from valence_ros.offline.report import remove_unfinished
-    from valence_ros.offline.threads import join_helpers
-    with handlers_installed():
+    with RUN.scope():   # then joins the helper threads and removes unfinished outputs
         try:
             return _analyze(args)
         except BaseException as error:
-            stop_interrupting()   # the outcome is decided: a second Ctrl-C must not cut the report short
+            RUN.stop_interrupting()   # the outcome is decided: a second Ctrl-C must not cut the report short
             return _exit_code(error)
-        finally:
-            join_helpers()   # no helper thread may outlive main() into interpreter exit
-            remove_unfinished()
 
 
 def _exit_code(error: BaseException) -> int:
     """Print the one line for `error` and return the exit code (re-raises what is no error)."""
     from valence_ros.offline.bag_reader import BagError
-    from valence_ros.offline.output_errors import EXIT_OUTPUT, OutputWriteError
+    from valence_ros.offline.output_dir import OutputWriteError
     if isinstance(error, (AnalyzeError, BagError)):
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(error_line(PROG, str(error)), file=sys.stderr)
         return EXIT_ERROR
     if isinstance(error, OutputWriteError):   # a full disk
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(error_line(PROG, str(error)), file=sys.stderr)
         return EXIT_OUTPUT
     if isinstance(error, KeyboardInterrupt):
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
-        return 130
+        print(error_line(PROG, "interrupted; no output written", kind=None), file=sys.stderr)
+        return EXIT_INTERRUPTED
     if isinstance(error, Terminated):
-        print(f"{PROG}: terminated; no output written", file=sys.stderr)
-        return 143
+        print(error_line(PROG, "terminated; no output written", kind=None), file=sys.stderr)
+        return EXIT_TERMINATED
     if not isinstance(error, Exception) or os.environ.get(DEBUG_ENV):
         raise error
-    print(f"{PROG}: error: internal error: {type(error).__name__}: {one_line(error)} "
-          f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
+    print(error_line(PROG, f"internal error: {type(error).__name__}: {one_line(error)} "
+                           f"(set {DEBUG_ENV}=1 for a traceback)"), file=sys.stderr)
     return EXIT_INTERNAL
 
 

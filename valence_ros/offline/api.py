@@ -101,19 +101,24 @@ def load_params(path, node_fqn: str) -> dict:
     from valence_ros.core.input_files import InputFileError
     from valence_ros.core.parameters import ParameterError, load_params_file, validate_parameters
     from valence_ros.core.params_file import check_params_file
-    from valence_ros.offline.errors import PROG, one_line
+    from valence_ros.offline.program import PROG
+    from valence_ros.process.cli_errors import error_line, one_line
+    from valence_ros.offline.ros_distro import detect_ros_distro, rcl_rules_for
     try:
         if path is None:
             return validate_parameters({})
         check_params_file(path)   # a FIFO or device would block or never end
         unknown: list[str] = []
-        params = load_params_file(str(path), node_fqn=node_fqn, unknown=unknown)
+        # refuse exactly what this distro's rcl (the node's) refuses
+        params = load_params_file(str(path), node_fqn=node_fqn, unknown=unknown,
+                                  rules=rcl_rules_for(detect_ros_distro()))
     except InputFileError as error:
         raise AnalyzeError(str(error)) from None
     except ParameterError as error:
         raise AnalyzeError(f"{path}: {one_line(error)}") from None
     if unknown:
-        print(f"{PROG}: warning: ignoring unknown parameter(s) {', '.join(unknown)} in {path}", file=sys.stderr)
+        print(error_line(PROG, f"ignoring unknown parameter(s) {', '.join(unknown)} in {path}", "warning"),
+              file=sys.stderr)
     return params
 
 

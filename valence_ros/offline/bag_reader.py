@@ -27,18 +27,16 @@ from typing import Iterator
 import numpy as np
 import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin
-from rosbags.rosbag2.storage_mcap import (
-    McapReader, decompress, read_exact,
-)
-from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from valence_ros.cdr import EMOTION_PROBABILITIES, VALENCE, VALENCE_STATE
 from valence_ros.core.input_files import MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes
+from valence_ros.offline.rosbags_internals import McapReader, Sqlite3Reader, decompress, read_exact, storage_readers
+from valence_ros.process.cli_errors import one_line
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
-    "typestore", "STORAGE_FORMATS", "MCAP_RECORD_PREFIX",
+    "typestore", "STORAGE_FORMATS", "MCAP_RECORD_PREFIX", "MCAP_PREFIX_DTYPE",
 ]
 
 # Field definitions of msg/*.msg (comments dropped; test_bag_io checks they match).
@@ -70,11 +68,12 @@ MAX_METADATA_BYTES = 16 * MiB
 
 STORAGE_FORMATS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 
+# An MCAP Message record's fixed prefix (numpy dtype MCAP_PREFIX_DTYPE; the writer fills it in):
 # op (1) + record length (8) + channel id (2) + sequence (4) + log time (8) + publish time (8)
 MCAP_RECORD_PREFIX = 31
-_MCAP_PREFIX_DTYPE = np.dtype([("op", "u1"), ("length", "<u8"), ("channel", "<u2"), ("sequence", "<u4"),
-                               ("log_time", "<u8"), ("publish_time", "<u8")])
-assert _MCAP_PREFIX_DTYPE.itemsize == MCAP_RECORD_PREFIX
+MCAP_PREFIX_DTYPE = np.dtype([("op", "u1"), ("length", "<u8"), ("channel", "<u2"), ("sequence", "<u4"),
+                              ("log_time", "<u8"), ("publish_time", "<u8")])
+assert MCAP_PREFIX_DTYPE.itemsize == MCAP_RECORD_PREFIX
 
 
 class BagError(Exception):
@@ -83,8 +82,10 @@ class BagError(Exception):
 
 @lru_cache(maxsize=1)
 def typestore():
-    """rosbags typestore (ROS 2 Kilted) with the valence_ros messages registered."""
-    store = get_typestore(Stores.ROS2_KILTED)
+    """rosbags typestore of this process's ROS 2 distro (ros_distro) with the
+    valence_ros messages registered."""
+    from valence_ros.offline.ros_distro import detect_ros_distro, rosbags_store_for
+    store = get_typestore(Stores[rosbags_store_for(detect_ros_distro())])
     types = {}
     for name, text in MSG_DEFINITIONS.items():
         types.update(get_types_from_msg(text, name))
@@ -179,8 +180,8 @@ class BagReader:
             self._reader = Reader(path)
             self._reader.open()
         except Exception as error:  # ReaderError, apsw/sqlite errors, OSError, struct errors...
-            raise BagError(f"{path}: cannot open bag: {_one_line(error)}") from None
-        storages = getattr(self._reader.storage, "storages", None) or [self._reader.storage]
+            raise BagError(f"{path}: cannot open bag: {one_line(error)}") from None
+        storages = storage_readers(self._reader)
         self._storages = storages
         self.storage_format = "mcap" if isinstance(storages[0], McapReader) else "sqlite3"
         # Topics as the storage holds them, as rosbag2 reads them (`ros2 bag play` plays
@@ -241,7 +242,7 @@ class BagReader:
         except BagError:
             raise
         except Exception as error:
-            raise BagError(f"{self.path}: cannot read bag: {_one_line(error)}") from None
+            raise BagError(f"{self.path}: cannot read bag: {one_line(error)}") from None
 
     def _generic_batches(self, topics, batch_size):
         wanted = {t: i for i, t in enumerate(topics)}
@@ -361,7 +362,7 @@ class BagReader:
         if len(offsets) and (offsets.min() < 0 or offsets.max() + MCAP_RECORD_PREFIX > len(buf)):
             raise BagError("corrupt MCAP chunk: message index points outside the chunk")
         head = np.lib.stride_tricks.sliding_window_view(buf, MCAP_RECORD_PREFIX)[offsets]
-        head = np.ascontiguousarray(head).view(_MCAP_PREFIX_DTYPE)[:, 0]
+        head = np.ascontiguousarray(head).view(MCAP_PREFIX_DTYPE)[:, 0]
         length = head["length"].astype(np.int64)
         if (np.any(head["op"] != 0x05) or np.any(head["channel"] != cid) or np.any(length < 22)
                 or np.any(offsets + 9 + length > len(buf))
@@ -369,8 +370,3 @@ class BagReader:
             raise BagError("corrupt MCAP chunk: message records do not match the message index")
         return RawBatch(buffer=buf, offsets=offsets + MCAP_RECORD_PREFIX, lengths=length - 22,
                         topic=topic, log_ns=log_ns)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text

@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.rosbag2.storage_mcap import (
-    McapWriter, PendingChunk, write_record, write_string,
-    write_uint16, write_uint32, write_uint64,
-)
-from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
 from valence_ros.cdr import VALENCE_STATE, gather_rows
-from valence_ros.offline.bag_reader import _MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
+from valence_ros.offline.bag_reader import MCAP_PREFIX_DTYPE, MCAP_RECORD_PREFIX, STORAGE_FORMATS, BagError, typestore
 from valence_ros.offline.numfmt import ascii_ints
+from valence_ros.offline.rosbags_internals import (
+    McapWriter, PendingChunk, Sqlite3Writer, write_record, write_string,
+    write_uint16, write_uint32, write_uint64,
+)
 
 def _qos(durability: QosDurability, depth: int) -> Qos:
     zero = QosTime(0, 0)
@@ -84,7 +83,7 @@ class _FastSqlite3Writer(Sqlite3Writer):
         width = int(sizes.max())
         if (sizes == width).all() and (n == 1 or (np.diff(offsets) == width).all()):
             blob = buffer[int(offsets[0]):int(offsets[0]) + n * width].tobytes()
-            self.cursor.execute(self._JSON_SQL, (int(cid), stamps, blob, width))
+            self.cursor.execute(self._JSON_SQL, _numbered(int(cid), stamps, blob, width))
             return
         padded = np.zeros((n, width), dtype=np.uint8)
         for size in np.unique(sizes).tolist():
@@ -93,7 +92,7 @@ class _FastSqlite3Writer(Sqlite3Writer):
         lengths = ascii_ints(sizes, 10)
         lengths[lengths == 0] = ord(" ")
         self.cursor.execute(self._JSON_SIZES_SQL,
-                            (int(cid), stamps, padded.tobytes(), width, lengths.tobytes()))
+                            _numbered(int(cid), stamps, padded.tobytes(), width, lengths.tobytes()))
 
     def _write_rows(self, cid, log_ns, buffer, offsets, sizes):
         raw = buffer.tobytes()
@@ -112,6 +111,13 @@ class _FastSqlite3Writer(Sqlite3Writer):
                 zip(repeat(int(cid)), log_ns[full:].tolist(), datas[full:]))
 
 
+def _numbered(*values) -> dict[str, object]:
+    """Values for ?1, ?2, ... placeholders: sqlite3 binds numbered placeholders by
+    name, so they take a mapping {"1": ..., "2": ...} (a sequence is deprecated
+    since Python 3.12 and an error from 3.14)."""
+    return {str(i): value for i, value in enumerate(values, 1)}
+
+
 class _FastMcapWriter(McapWriter):
     """rosbags' MCAP storage writer plus bulk record runs and a numpy message index."""
 
@@ -125,7 +131,7 @@ class _FastMcapWriter(McapWriter):
         n = len(offsets)
         if n == 0:
             return
-        head = np.empty(n, dtype=_MCAP_PREFIX_DTYPE)
+        head = np.empty(n, dtype=MCAP_PREFIX_DTYPE)
         head["op"] = 0x05
         head["length"] = sizes - 9
         head["channel"] = cid

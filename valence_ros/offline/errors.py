@@ -1,17 +1,14 @@
-"""valence_analyze's program name, its one-line input error, and file names as text."""
+"""valence_analyze's one-line input error, and file names as text.
+
+The error line itself ("valence_analyze: error: ...") and an exception's text on one
+line come from the shared helper, valence_ros.process.cli_errors."""
 from __future__ import annotations
 
 import os
 
-PROG = "valence_analyze"
-
 
 class AnalyzeError(Exception):
     """Bad input or usage; str() is the one line printed."""
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def printable(text) -> str:

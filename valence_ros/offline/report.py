@@ -1,4 +1,4 @@
-"""Outputs of the offline analysis: CSV, per-face statistics, summary, plots, atomic directory.
+"""The analysis's report: valence.csv rows, per-face statistics, the summary table, plot names.
 
 * ``CsvWriter``: valence.csv, built with vectorised numpy formatting (a
   fixed-width byte matrix per batch, NUL padding removed at the end). The
@@ -8,39 +8,25 @@
   decimated series for plotting (memory does not grow with the bag).
 * ``summary_table``, ``plot_filename``: the printed table and the PNGs' names
   (offline.face_plot draws them).
-* ``OutputDir``: everything is written into ``DIR.tmp-XXXX`` next to DIR and
-  renamed to DIR only when complete; on any error the temporary directory
-  is removed, so a DIR that exists is always a finished analysis. DIR is claimed for
-  the whole run (offline.output_lock): two runs never write to one DIR.
+
+The output directory they are written into is offline.output_dir's OutputDir.
 """
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from valence_ros.offline.csv_cells import text_cell
-from valence_ros.offline.errors import AnalyzeError
-from valence_ros.offline.output_errors import output_write_error
-from valence_ros.offline.output_lock import OutputBusy, OutputLock, rename_noreplace
 from valence_ros.offline.numfmt import ascii_ints, fixed9
-from valence_ros.offline.termination import final_step, signals_held
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, STATE_NAMES
 
-__all__ = ["CSV_COLUMNS", "CsvWriter", "FaceStats", "OutputDir", "OutputError",
-           "summary_table", "csv_field", "plot_filename"]
+__all__ = ["CSV_COLUMNS", "CsvWriter", "FaceStats", "summary_table", "csv_field", "plot_filename"]
 
 CSV_COLUMNS = ("stamp_ns", "face_id", "valence", "raw_valence", "state")
 STATES = (NEGATIVE, NEUTRAL, POSITIVE)
-
-
-class OutputError(AnalyzeError):
-    """The output directory cannot be created or replaced; one line for the user (exit 2)."""
 
 
 # ---------------------------------------------------------------------- CSV
@@ -292,92 +278,3 @@ def plot_filename(topic: str, face_id: str, taken: set[str], with_topic: bool) -
         name, k = f"{base}_{k}.png", k + 1
     taken.add(name)
     return name
-
-
-# ---------------------------------------------------------------------- output directory
-
-
-_unfinished: set[Path] = set()   # DIR.tmp-XXXX not yet committed (aborted ones included)
-_claims: set[OutputLock] = set()  # output directories this run holds
-
-
-def remove_unfinished() -> None:
-    """Remove every temporary output directory not committed: the last step of a run, after
-    its helper threads are joined (an interrupted run may not have reached abort(), and a
-    helper may have written into an aborted one)."""
-    for tmp in list(_unfinished):
-        shutil.rmtree(tmp, ignore_errors=True)
-        _unfinished.discard(tmp)
-    for claim in list(_claims):
-        claim.release()
-        _claims.discard(claim)
-
-
-class OutputDir:
-    """Atomic output: files go to DIR.tmp-XXXX; commit() renames it to DIR. DIR is claimed
-    (offline.output_lock) from the start to the end: a second run on it fails at once."""
-
-    def __init__(self, final: Path, overwrite: bool = False):
-        self.final = Path(final)
-        self.overwrite = overwrite
-        parent = self.final.parent
-        if not parent.is_dir():
-            raise OutputError(f"{parent}: parent of the output directory does not exist")
-        with signals_held():   # claimed, created and registered, or none of them
-            try:
-                self._lock = OutputLock(self.final)
-            except OutputBusy as error:
-                raise OutputError(str(error)) from None
-            except OSError as error:
-                raise (output_write_error(error, self.final)
-                       or OutputError(f"{parent}: cannot create the output directory ({error.strerror})")) from None
-            _claims.add(self._lock)
-            try:
-                self._check_final()
-                self.tmp = Path(tempfile.mkdtemp(prefix=self.final.name + ".tmp-", dir=parent))
-            except OSError as error:
-                self._release()
-                raise (output_write_error(error, self.final)
-                       or OutputError(f"{parent}: cannot create the output directory ({error.strerror})")) from None
-            except BaseException:
-                self._release()
-                raise
-            _unfinished.add(self.tmp)
-        os.chmod(self.tmp, 0o755)
-
-    def _check_final(self) -> None:
-        if os.path.lexists(self.final) and not self.overwrite:
-            raise OutputError(f"{self.final}: output directory exists (use --overwrite to replace it)")
-        if os.path.lexists(self.final) and (self.final.is_symlink() or not self.final.is_dir()):
-            raise OutputError(f"{self.final}: exists and is not a directory")
-
-    def _release(self) -> None:
-        self._lock.release()
-        _claims.discard(self._lock)
-
-    def commit(self) -> None:
-        old = None
-        with final_step():   # not after Ctrl-C/SIGTERM, and not cut in half by one
-            self._check_final()   # made meanwhile by something that takes no claim
-            if self.overwrite and os.path.lexists(self.final):
-                old = Path(tempfile.mkdtemp(prefix=self.final.name + ".old-", dir=self.final.parent))
-                os.rmdir(old)
-                os.rename(self.final, old)
-            try:
-                rename_noreplace(self.tmp, self.final)
-            except FileExistsError:
-                raise OutputError(f"{self.final}: output directory appeared during the run "
-                                  "(use --overwrite to replace it)") from None
-            _unfinished.discard(self.tmp)
-            self._release()
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def abort(self) -> None:
-        """Remove the temporary output. It stays registered: a helper thread not yet
-        joined (the writer, opening the bag) can still create files in it, and
-        remove_unfinished(), which runs after the helpers are joined, removes those
-        (SIGTERM right after the start left DIR.tmp-XXXX/valence_bag behind in 2 of
-        100 runs on a loaded machine)."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self._release()

@@ -3,7 +3,7 @@
 analyze_input() opens the input, loads the model (in a helper thread while a bag
 opens), runs every frame through offline.pipeline in bag order, writes
 valence.csv, the output bag, plots and summary.json into a temporary directory
-and renames it into place when complete (report.OutputDir). Errors about the
+and renames it into place when complete (output_dir.OutputDir). Errors about the
 input are AnalyzeError (one line).
 """
 from __future__ import annotations
@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from valence_ros.core.emotions import NUM_EMOTIONS
-from valence_ros.offline.errors import PROG, AnalyzeError, one_line, printable
-from valence_ros.offline.threads import start_helper
+from valence_ros.offline.errors import AnalyzeError, printable
+from valence_ros.offline.program import PROG
+from valence_ros.offline.run_context import RUN
+from valence_ros.process.cli_errors import error_line, one_line
 
 
 def _load_model(params: dict):
@@ -41,7 +43,7 @@ class _ModelLoader:
         self._result = None
         self._error: BaseException | None = None
         self.seconds = 0.0
-        self._thread = start_helper(self._run, f"{PROG}-model", (params,))
+        self._thread = RUN.start_helper(self._run, f"{PROG}-model", (params,))
 
     def _run(self, params):
         start = time.monotonic()
@@ -319,8 +321,7 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
     `tap` (sees every output batch) and `progress` (replaces the progress bar)."""
     started = time.monotonic()
     from valence_ros.offline.bag_reader import BagError, BagReader
-    from valence_ros.offline.output_errors import output_write_error
-    from valence_ros.offline.report import OutputDir, OutputError
+    from valence_ros.offline.output_dir import OutputDir, OutputError, output_write_error
 
     resolved_in = path.resolve()
     summary: dict = {
@@ -345,7 +346,8 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
             reader = BagReader(path)
             if reader.metadata_mismatch:
                 summary["notes"].append(reader.metadata_mismatch)
-                print(f"{PROG}: warning: {printable(path)}: {reader.metadata_mismatch}", file=sys.stderr)
+                print(error_line(PROG, f"{printable(path)}: {reader.metadata_mismatch}", "warning"),
+                      file=sys.stderr)
             chosen = _select_topics(reader, args.topic, params["input_type"])
             storage = args.storage or reader.storage_format
             summary["input"]["format"] = reader.storage_format

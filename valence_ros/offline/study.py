@@ -32,7 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-from valence_ros.offline.errors import PROG, AnalyzeError, printable
+from valence_ros.offline.errors import AnalyzeError, printable
+from valence_ros.offline.program import PROG
+from valence_ros.process.cli_errors import error_line
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
 
 __all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
@@ -104,7 +106,7 @@ class _Merger:
 
     def add(self, result: dict) -> None:
         from valence_ros.offline.frames_spill import read_ordered
-        from valence_ros.offline.output_lock import lock_path
+        from valence_ros.offline.output_dir import lock_path
         self.results[result["index"]] = result
         while self.next in self.results:
             r, spill = self.results[self.next], Path(self.tasks[self.next]["spill"])
@@ -170,8 +172,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
     Inputs that fail are recorded in study.json; the caller decides the exit code."""
     started = time.monotonic()
     from valence_ros.offline.design import load_design
-    from valence_ros.offline.output_errors import output_write_error
-    from valence_ros.offline.report import OutputDir, OutputError
+    from valence_ros.offline.output_dir import OutputDir, OutputError, output_write_error
     from valence_ros.offline.study_pool import WorkerPool
 
     if options.jobs is not None and options.jobs < 1:
@@ -299,7 +300,7 @@ def print_study(study: dict, out: Path, quiet: bool) -> None:
     """The printed table (or, with quiet, only the failures, on stderr)."""
     entries = study["inputs"]
     for note in study.get("analysis", {}).get("notes", ()):
-        print(f"{PROG}: warning: {note}", file=sys.stderr)
+        print(error_line(PROG, note, "warning"), file=sys.stderr)
     if not quiet:
         _print_table(entries, study["totals"], out)
         made = {k: v for k, v in study["outputs"].items()
@@ -312,4 +313,4 @@ def print_study(study: dict, out: Path, quiet: bool) -> None:
     else:
         for e in entries:   # a failure is always reported, -q or not
             if e["status"] != "ok":
-                print(f"{PROG}: {e['session']}: FAILED: {e['error']}", file=sys.stderr)
+                print(error_line(PROG, f"{e['session']}: FAILED: {e['error']}", kind=None), file=sys.stderr)

@@ -30,8 +30,7 @@ import time
 from multiprocessing.connection import wait
 from typing import Callable, Iterator
 
-from valence_ros.offline.termination import check as check_interrupted
-from valence_ros.offline.termination import signals_held
+from valence_ros.offline.run_context import RUN
 
 __all__ = ["WorkerPool", "SEND_PAUSE_ENV", "SEND_STAGES"]
 
@@ -192,7 +191,7 @@ class WorkerPool:
         self._next_id += 1
         # Held: a start cut short leaves a half-bootstrapped worker printing a traceback,
         # and a started worker must be in _workers for close() to stop it.
-        with signals_held():
+        with RUN.signals_held():
             self._workers[wid] = _Worker(self._ctx, wid)
         return wid
 
@@ -210,7 +209,7 @@ class WorkerPool:
                             worker.tasks.send(worker.task)
                         except OSError:   # it died before taking the task: its pipe ends below
                             pass
-                check_interrupted()
+                RUN.check()
                 handles = {}
                 for wid, worker in self._workers.items():
                     handles[worker.results] = wid

@@ -6,57 +6,19 @@ releases the GIL; running them in two helper threads overlaps them with the
 main thread's per-frame Python loop (the node's FaceTracker). Order is kept:
 one reader thread, one FIFO writer thread.
 
-Every helper thread is started by start_helper(): not a daemon, and tracked,
-so valence_analyze joins them all (join_helpers) before it returns. A daemon
-thread still running at interpreter exit (the model loader importing
-safetensors' native module when a bad bag ended the run in milliseconds) is
-frozen or killed by the interpreter's finalisation inside native code: that
-crashed 2-8 % of the runs on a 0-byte .db3 with SIGSEGV or SIGABRT ("FATAL:
-exception not rethrown") after the right error line.
+Both threads are started by RUN.start_helper() (offline.run_context): joined before
+valence_analyze returns.
 """
 from __future__ import annotations
 
 import queue
 import threading
-import weakref
 
-from valence_ros.offline.termination import check as check_interrupted
-from valence_ros.offline.termination import signals_held
+from valence_ros.offline.run_context import RUN
 
-__all__ = ["prefetch", "BackgroundSink", "start_helper", "join_helpers"]
+__all__ = ["prefetch", "BackgroundSink"]
 
 _END = object()
-_helpers: "weakref.WeakKeyDictionary[threading.Thread, object]" = weakref.WeakKeyDictionary()
-
-
-def start_helper(target, name: str, args=(), stop=None) -> threading.Thread:
-    """Start a (non-daemon) helper thread that join_helpers() will wait for;
-    `stop()`, if given, asks it to end early."""
-    def run():
-        try:
-            target(*args)
-        finally:
-            # A finished helper needs no stop(); and its entry must go: `stop` refers
-            # to the thread's owner, which refers to the thread (the key), so the weak
-            # key alone would never let go (a study worker would keep every input's
-            # sink and statistics).
-            _helpers.pop(threading.current_thread(), None)
-
-    thread = threading.Thread(target=run, name=name, daemon=False)
-    with signals_held():   # registered and started, or neither
-        _helpers[thread] = stop
-        thread.start()
-    return thread
-
-
-def join_helpers() -> None:
-    """Stop and wait for every helper thread still running."""
-    for thread, stop in list(_helpers.items()):
-        if thread is threading.current_thread() or not thread.is_alive():
-            continue
-        if stop is not None:
-            stop()
-        thread.join()
 
 
 def prefetch(iterator, depth: int = 2):
@@ -82,7 +44,7 @@ def prefetch(iterator, depth: int = 2):
         except BaseException as error:  # handed to the consumer
             put((False, error))
 
-    thread = start_helper(run, "valence-reader", stop=stop.set)
+    thread = RUN.start_helper(run, "valence-reader", stop=stop.set)
     try:
         while True:
             ok, item = items.get()
@@ -107,7 +69,7 @@ class BackgroundSink:
         self._error: BaseException | None = None
         self.sink = None
         self._finished = False
-        self._thread = start_helper(self._run, "valence-writer", stop=self._request_end)
+        self._thread = RUN.start_helper(self._run, "valence-writer", stop=self._request_end)
 
     def _run(self):
         try:
@@ -133,13 +95,13 @@ class BackgroundSink:
                     self._error = error
 
     def put(self, item) -> None:
-        check_interrupted()   # once per batch: a Ctrl-C/SIGTERM whose raise was lost ends the run here
+        RUN.check()   # once per batch: a Ctrl-C/SIGTERM whose raise was lost ends the run here
         if self._error is not None:
             raise self._error
         self._items.put(item)
 
     def _request_end(self, commit: bool = False) -> None:
-        with signals_held():   # flag and end marker together: a second call must not wait forever
+        with RUN.signals_held():   # flag and end marker together: a second call must not wait forever
             if not self._finished:
                 self._finished = True
                 self._items.put((_END, commit))

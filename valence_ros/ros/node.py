@@ -28,7 +28,9 @@ Topics (relative names, so namespaces and remapping work):
 ValencePipeline is this wiring; ValenceNode runs it from construction on, the
 managed ValenceLifecycleNode (ros/lifecycle_node.py) from its configure transition.
 Over 400 lines: the one pipeline both nodes share (no copy), its hot path,
-parameters, timers and diagnostics side by side.
+parameters, timers and diagnostics side by side. _build_pipeline builds it concern by
+concern (model, frame state, publishers, input, timers, parameter callbacks).
+Label-list warnings: label_warnings.py; the serialised input path: serialized_input.py.
 
 Parameters are declared from valence_ros.core.parameters.PARAMETERS (descriptors with
 ranges; read-only unless dynamic). A bad value at startup ends the process with
@@ -58,11 +60,14 @@ from valence_ros.core.output_contract import MAX_ID_LENGTH
 from valence_ros.core.parameters import input_labels_of, tracker_config
 from valence_ros.core.preprocessing import REJECT_REASONS, to_canonical
 from valence_ros.core.throttle import WarnThrottle
+from valence_ros.process.cli_errors import one_line
 from valence_ros.ros.clock_guard import ClockGuard
 from valence_ros.ros.diagnostics import DiagnosticsWindow
 from valence_ros.ros.executor import CallbackErrors, run_node
+from valence_ros.ros.face_expiry import FaceExpiry
 from valence_ros.ros.hri import hri_diagnostics, start_hri
-from valence_ros.ros.serialized_input import serialized_callback
+from valence_ros.ros.label_warnings import LabelWarnings
+from valence_ros.ros.serialized_input import FrameCounts, FrameSteps, serialized_callback
 from valence_ros.ros.state_publisher import StatePublisher
 from valence_ros.ros.node_parameters import (
     StartupError,
@@ -85,9 +90,6 @@ NODE_REJECT_REASONS = REJECT_REASONS + ("non_finite_output", "id_too_long", "und
 # can hold (issue 11).
 
 _MAX_LATENCY_SAMPLES = 65536  # per diagnostics window; bounds memory at any rate
-_MAX_WARNED_LABEL_SETS = 256
-_MAX_LISTED_LABELS = 32
-_MIN_EXPIRY_WAIT_NS = 1_000_000  # the expiry timer never re-arms shorter (no busy loop)
 
 
 class ValencePipeline:
@@ -102,7 +104,7 @@ class ValencePipeline:
     # What _build_pipeline creates, by name: the lifecycle node's cleanup destroys
     # exactly these (None: not created, e.g. after a configure that failed half-way).
     PIPELINE_HANDLES = ("_model", "_predict", "_valence_pub", "_states", "_hri_output",
-                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry_timer",
+                        "_tracked_list", "_hri_sub", "_sub", "_diag_timer", "_expiry",
                         "_jump_handle", "_parameter_callbacks")
 
     def _clear_pipeline_handles(self) -> None:
@@ -135,7 +137,8 @@ class ValencePipeline:
     # ------------------------------------------------------------------ setup
 
     def _build_pipeline(self) -> None:
-        """Everything the node needs to process frames. Raises StartupError."""
+        """Everything the node needs to process frames, concern by concern (in this
+        order: later steps use what earlier ones made). Raises StartupError."""
         self._clear_pipeline_handles()
         values = self._declare_parameter_table()
         self._values = values
@@ -147,15 +150,27 @@ class ValencePipeline:
         if getattr(self, "callback_errors", None) is None:
             self._clock_guard = ClockGuard(self, self._warn_period)
             self.callback_errors = CallbackErrors(self.get_logger(), self._warn_period)
+        self._build_model(values)
+        self._build_frame_state(values)
+        self._build_publishers(values)
+        self._build_input(values)
+        self._build_timers(values)
+        self._watch_parameters()
+        self._ready_line = (
+            f"ready: input {self._sub.topic_name} ({self._input_type}, "
+            f"decoding {self._input_decoding}, "
+            f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
+            f"model {self._model_source}, labels {list(self._labels.default.labels)}")
 
-        # --- model (shipped weights: numpy only; a model_path file imports torch
-        # here, once, for loading only) -----------------------------------------------
+    def _build_model(self, values: dict) -> None:
+        """The valence model (shipped weights: numpy only; a model_path file imports
+        torch here, once, for loading only)."""
         from valence_ros.model.fast_inference import FastRegressor, ModelLoadError
         model_path = values["model_path"] or None
         try:
             self._model = FastRegressor.load(model_path, input_size=NUM_EMOTIONS)
         except (ModelLoadError, OSError, ValueError) as error:
-            detail = " ".join(str(error).split())
+            detail = one_line(error)
             raise StartupError(
                 f"parameter 'model_path' = {values['model_path']!r} is invalid; allowed: "
                 f"empty (shipped weights) or a loadable weights file with {NUM_EMOTIONS} "
@@ -163,40 +178,41 @@ class ValencePipeline:
         self._predict = self._model.predict_one
         self._model_source = self._model.source
 
-        # --- core objects ---------------------------------------------------------------
+    def _build_frame_state(self, values: dict) -> None:
+        """Labels, face tracker, clock, counters and warnings of the per-frame path."""
         self._labels = LabelMapCache(input_labels_of(values))
         self._tracker = FaceTracker(tracker_config(values))
         self._clock = self.get_clock()
         self._sim_time = self._clock.ros_time_is_active  # kept current by _on_clock_jump
-
-        # --- counters (plain ints; read by the diagnostics timer) -----------------------
-        self._n_in = 0
-        self._n_out = 0
+        # counters (plain ints; read by the diagnostics timer)
+        self._counts = FrameCounts()
         self._n_clock_resets = 0
         self._rejects = dict.fromkeys(NODE_REJECT_REASONS, 0)
         self._latencies: list[int] = []
         self._reject_warnings = WarnThrottle(self._warn_period)   # one per reason
-        self._warned_label_sets: set[int] = set()
-        self._last_label_map: LabelMap | None = None
-        self._unknown_labels: set[str] = set()
-        self._label_warnings = WarnThrottle(self._warn_period)
-        self._missing_emotions: set[str] = set()
-        self._check_label_map(self._labels.default, "parameter input_labels")
-        self._last_label_map = self._labels.default
+        self._label_warnings = LabelWarnings(self.get_logger().warning, self._warn_period)
+        self._label_warnings.check(self._labels.default, "parameter input_labels")
+        self._last_label_map: LabelMap | None = self._labels.default
 
-        # --- publishers -----------------------------------------------------------------
+    def _build_publishers(self, values: dict) -> None:
+        """valence, valence_state, /diagnostics and the ROS4HRI output/tracked input."""
         self._valence_pub = self._make_publisher(_msg_types()[1], "valence", 10)
         # Late-joining behaviour trees get each face's current state (or UNKNOWN)
         # from the transient-local history; see state_publisher.
         self._states = StatePublisher(self, _msg_types()[2], int(values["max_faces"]),
-                                      is_tracked=lambda face_id: self._tracker.state_of(face_id) is not None,
+                                      is_tracked=self._is_tracked,
                                       create_publisher=self._make_publisher)
         self._diag_pub = self._diagnostics_publisher()
         self._valence_msg = _msg_types()[1]()  # reused: publish() serialises at once
         # ROS4HRI (ros/hri.py): per-face Expression output, tracked-faces input.
-        self._hri_output, self._tracked_list, self._hri_sub = start_hri(self, values)
+        self._hri_output, self._tracked_list, self._hri_sub = start_hri(
+            values, create_publisher=self._make_publisher,
+            destroy_publisher=self._remove_publisher, is_tracked=self._is_tracked,
+            create_subscription=self.create_subscription,
+            on_tracked_faces=self._pipeline_callback(self._on_tracked_faces, takes_message=True))
 
-        # --- input ----------------------------------------------------------------------
+    def _build_input(self, values: dict) -> None:
+        """The emotion_probabilities subscription, by input_type and input_decoding."""
         reliability = (ReliabilityPolicy.RELIABLE if values["input_qos_reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
         input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
@@ -211,22 +227,27 @@ class ValencePipeline:
         elif self._input_decoding == "cdr":
             self._sub = self.create_subscription(
                 _msg_types()[0], "emotion_probabilities",
-                self._input_callback(serialized_callback(self)), input_qos, raw=True)
+                self._input_callback(serialized_callback(self._frame_steps())), input_qos,
+                raw=True)
         else:
             self._sub = self.create_subscription(
                 _msg_types()[0], "emotion_probabilities",
                 self._input_callback(self._on_probabilities), input_qos)
 
-        # --- timers ----------------------------------------------------------------------
-        # Diagnostics run on the steady clock (rates and latencies are wall-time facts,
-        # and they keep coming while a bag is paused); face expiry runs on the node
-        # clock, so with use_sim_time faces time out in simulated seconds.
+    def _build_timers(self, values: dict) -> None:
+        """Diagnostics, face expiry (face_expiry.py) and the clock-jump callback.
+
+        Diagnostics run on the steady clock (rates and latencies are wall-time facts,
+        and they keep coming while a bag is paused); face expiry runs on the node
+        clock, so with use_sim_time faces time out in simulated seconds."""
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._diag_timer = self.create_timer(float(values["diagnostics_period"]),
                                              self._pipeline_callback(self._publish_diagnostics),
                                              clock=self._steady)
         self._diagnostics = DiagnosticsWindow(NODE_REJECT_REASONS)
-        self._make_expiry_timer()
+        self._expiry = FaceExpiry(self._tracker, self._clock, self.create_timer,
+                                  self.destroy_timer, self._pipeline_callback,
+                                  self._announce_gone, float(values["face_timeout"]))
         # A backward jump of the node clock (bag loop, simulator reset) would make
         # every face's next frames "out of order" until the clock caught up: forget
         # all faces instead, so each restarts at its next frame.
@@ -235,6 +256,8 @@ class ValencePipeline:
                           on_clock_change=True),
             post_callback=self._on_clock_jump)
 
+    def _watch_parameters(self) -> None:
+        """Runtime parameter changes: checked, then applied (see node_parameters)."""
         self.add_pre_set_parameters_callback(coerce_parameters)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
@@ -242,11 +265,6 @@ class ValencePipeline:
             (self.remove_pre_set_parameters_callback, coerce_parameters),
             (self.remove_on_set_parameters_callback, self._on_set_parameters),
             (self.remove_post_set_parameters_callback, self._after_set_parameters))
-        self._ready_line = (
-            f"ready: input {self._sub.topic_name} ({self._input_type}, "
-            f"decoding {self._input_decoding}, "
-            f"{values['input_qos_reliability']}, depth {values['input_qos_depth']}), "
-            f"model {self._model_source}, labels {list(self._labels.default.labels)}")
 
     def log_ready(self) -> None:
         self.get_logger().info(self._ready_line)
@@ -265,15 +283,25 @@ class ValencePipeline:
         timeout_changed = self._values["face_timeout"] != self._tracker.config.face_timeout
         self._tracker.reconfigure(tracker_config(self._values))
         if timeout_changed:
-            self._make_expiry_timer()
+            self._expiry.remake(float(self._values["face_timeout"]))
         self.get_logger().info(
             "parameters changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
 
     # ------------------------------------------------------------------ hot path
 
+    def _frame_steps(self) -> FrameSteps:
+        """The per-frame steps, for the serialised input path (serialized_input.py)."""
+        return FrameSteps(counts=self._counts, accept=self._accept,
+                          valence_of=self._valence_of, published=self._published,
+                          reject=self._reject, publish_valence=self._valence_pub.publish,
+                          header_always=self._hri_output is not None)
+
+    def _is_tracked(self, face_id: str) -> bool:
+        return self._tracker.state_of(face_id) is not None
+
     def _on_probabilities(self, msg) -> None:
         t0 = time.perf_counter_ns()
-        self._n_in += 1
+        self._counts.received += 1
         label_map = self._accept(msg.face_id, msg.header.frame_id, msg.labels)
         if label_map is None:
             return
@@ -284,7 +312,7 @@ class ValencePipeline:
 
     def _on_array(self, msg: Float32MultiArray) -> None:
         t0 = time.perf_counter_ns()
-        self._n_in += 1
+        self._counts.received += 1
         now = self._clock.now()
         header = Header(stamp=now.to_msg(), frame_id="")
         self._process(msg.data, self._labels.default,
@@ -303,7 +331,7 @@ class ValencePipeline:
             self._reject("bad_labels", face_id, str(error))
             return None
         if label_map is not self._last_label_map:
-            self._check_label_map(label_map, "message labels")
+            self._label_warnings.check(label_map, "message labels")
             self._last_label_map = label_map
         return label_map
 
@@ -328,8 +356,9 @@ class ValencePipeline:
         if frame.new_track:
             if tracker.has_gone:  # evicted, or this face itself over face_timeout: UNKNOWN first
                 self._announce_gone(tracker.take_gone())
-            if self._expiry_timer.is_canceled():
-                self._arm_expiry(now_ns)
+            expiry = self._expiry
+            if expiry.timer.is_canceled():
+                expiry.arm(now_ns)
         return frame, raw, vector
 
     def _process(self, values, label_map, header, face_id, stamp_ns, now_ns, t0) -> None:
@@ -348,7 +377,7 @@ class ValencePipeline:
     def _published(self, header, face_id: str, frame, vector, t0: int) -> None:
         """After a frame's Valence went out: Expression, state change, latency sample
         (`header` may be None when neither Expression nor a state change needs it)."""
-        self._n_out += 1
+        self._counts.published += 1
         if self._hri_output is not None:
             self._hri_output.publish(face_id, header, frame.valence, vector)
         if frame.state_changed:
@@ -366,62 +395,7 @@ class ValencePipeline:
             f"dropped a frame (face_id {describe_labels([face_id])[1:-1]}): {reason}"
             f"{': ' + detail if detail else ''}{more}; total {reason}: {self._rejects[reason]}")
 
-    def _check_label_map(self, label_map: LabelMap, origin: str) -> None:
-        """One warning per distinct label list for unknown labels / missing emotions."""
-        if not (label_map.unknown or label_map.missing):
-            return
-        if len(self._unknown_labels) < _MAX_LISTED_LABELS:  # bounded: publishers may cycle names
-            self._unknown_labels.update(label_map.unknown[:_MAX_LISTED_LABELS - len(self._unknown_labels)])
-        self._missing_emotions.update(label_map.missing)  # at most the 7 canonical names
-        # Remembered by hash: the set stays a few kB whatever the lists' size.
-        fingerprint = hash(label_map.labels)
-        if fingerprint in self._warned_label_sets:
-            return
-        if len(self._warned_label_sets) < _MAX_WARNED_LABEL_SETS:
-            self._warned_label_sets.add(fingerprint)
-        elif self._label_warnings.due() is None:  # beyond the bound, throttled like rejects
-            return
-        parts = []
-        if label_map.unknown:
-            parts.append(f"label(s) {describe_labels(label_map.unknown)} unknown to the model: their "
-                         f"probability is dropped and the rest renormalised")
-        if label_map.missing:
-            parts.append(f"emotion(s) {list(label_map.missing)} missing: they count as 0")
-        self.get_logger().warning(f"{origin} {describe_labels(label_map.labels)}: " + "; ".join(parts))
-
     # ------------------------------------------------------------------ timers
-
-    # Face expiry: one timer on the node clock, set to go off when the least recently
-    # seen face would time out and cancelled while no face is tracked. A wake-up of
-    # an rclpy timer costs ~0.3 ms of CPU here, so a steady face_timeout / 4 tick was a
-    # large share of the node's idle cost; this fires at most once per face_timeout
-    # while frames keep coming, never without faces, and forgets a face on time.
-
-    def _make_expiry_timer(self) -> None:
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()  # an expiry already queued by the executor is skipped
-            self.destroy_timer(self._expiry_timer)
-        self._expiry_timer = self.create_timer(float(self._values["face_timeout"]),
-                                               self._pipeline_callback(self._expire_faces),
-                                               autostart=False)  # node clock
-        if len(self._tracker):
-            self._arm_expiry(self._clock.now().nanoseconds)
-
-    def _arm_expiry(self, now_ns: int) -> None:
-        """Go off at the tracker's next expiry time, or stay cancelled without faces."""
-        deadline = self._tracker.next_expiry_ns()
-        if deadline is None:
-            self._expiry_timer.cancel()
-            return
-        self._expiry_timer.timer_period_ns = max(deadline - now_ns, _MIN_EXPIRY_WAIT_NS)
-        self._expiry_timer.reset()
-
-    def _expire_faces(self) -> None:
-        now_ns = self._clock.now().nanoseconds
-        gone = self._tracker.expire(now_ns)
-        if gone:
-            self._announce_gone(gone)
-        self._arm_expiry(now_ns)
 
     def _on_clock_jump(self, jump) -> None:
         switched = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED,
@@ -457,9 +431,6 @@ class ValencePipeline:
         left = self._tracked_list.update(msg.ids, self._tracker.face_ids())
         if left:
             self._announce_gone(self._tracker.forget(left, LEFT))
-
-
-
     def _publish_diagnostics(self) -> None:
         latencies, self._latencies = self._latencies, []
         configuration = [
@@ -475,11 +446,12 @@ class ValencePipeline:
         status = self._diagnostics.status(
             name=self.get_fully_qualified_name().lstrip("/"),
             hardware_id=self.get_fully_qualified_name(), configuration=configuration,
-            n_in=self._n_in, n_out=self._n_out, n_state=self._states.published, n_refresh=self._states.republished,
+            n_in=self._counts.received, n_out=self._counts.published, n_state=self._states.published, n_refresh=self._states.republished,
             rejects=self._rejects, latencies_ns=latencies, out_of_order=tracker.out_of_order,
             active_faces=len(tracker), expired=tracker.expired, evicted=tracker.evicted,
-            clock_resets=self._n_clock_resets, unknown_labels=self._unknown_labels,
-            missing_emotions=self._missing_emotions,
+            clock_resets=self._n_clock_resets,
+            unknown_labels=self._label_warnings.unknown_labels,
+            missing_emotions=self._label_warnings.missing_emotions,
             faults=[("clock_rejected", self._clock_guard.rejected),
                     ("callback_errors", self.callback_errors.count)])
         status.values.extend(hri_diagnostics(self._hri_output, self._tracked_list))

@@ -8,7 +8,7 @@ from itertools import repeat
 
 import pytest
 
-from valence_ros.core.face_selection import (
+from valence_ros.behaviours.face_selection import (
     MAX_FACES, StateBoard, ValenceBoard, parse_state, snapshot)
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, UNKNOWN
 
@@ -163,6 +163,8 @@ def test_snapshot_of_a_face_and_of_the_latest():
     assert snapshot("zed", states, valences, 20.0) == ("zed", UNKNOWN, None)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="CPython < 3.11 allocates a frame object for every "
+                    "Python call: the no-allocation tick is a 3.11+ property")
 def test_holds_does_not_allocate():
     """The tick path: two float comparisons, no object created (traced peak == base)."""
     boards = [StateBoard(f, NEGATIVE, 0.5) for f in ("a", "any", "all", "latest")]

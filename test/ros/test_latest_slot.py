@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from valence_ros.core.latest_slot import LatestSlot
+from valence_ros.ros.latest_slot import LatestSlot
 
 
 def test_newest_item_wins_and_replaced_ones_are_counted():
