@@ -5,6 +5,10 @@ opens), runs every frame through offline.pipeline in bag order, writes
 valence.csv, the output bag, plots and summary.json into a temporary directory
 and renames it into place when complete (output_dir.OutputDir). Errors about the
 input are AnalyzeError (one line).
+
+Over 400 lines: it is one input's run from start to end (open, model, frame loop, outputs,
+summary) in order; the steps themselves live in pipeline, report, output_dir and the bag
+modules, and what is left here is their sequence and its error handling.
 """
 from __future__ import annotations
 
