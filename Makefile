@@ -133,7 +133,7 @@ lint: $(REQ_STAMP)
 	@echo "[lint] import contract (setup.cfg [importlinter])"
 	@cd "$(ROOT)" && PYTHONPATH="$(ROOT)" "$(VENV)/bin/lint-imports" --config setup.cfg --no-cache --no-logo \
 	  || { echo "[lint] FAILED: import contract broken (see above)" >&2; exit 1; }
-	@echo "[lint] mypy (mypy.ini: core, cdr, model)"
+	@echo "[lint] mypy (mypy.ini: core, cdr, model, offline)"
 	@cd "$(ROOT)" && "$(VENV)/bin/mypy" --config-file mypy.ini || { echo "[lint] FAILED: mypy" >&2; exit 1; }
 
 # Test-only interface packages (test/fixtures/, ignored by colcon through

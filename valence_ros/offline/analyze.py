@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 # One BLAS thread for the whole process: batch inference runs in 8192-row chunks
 # where extra threads only fight (2 shared cores measured 5-8x slower with the
@@ -162,7 +163,7 @@ def _analyze(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with RUN.scope():   # then joins the helper threads and removes unfinished outputs
         try:

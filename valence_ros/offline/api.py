@@ -23,8 +23,14 @@ import json
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 from valence_ros.offline.errors import AnalyzeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from valence_ros.core.input_files import StrPath
 
 __all__ = ["AnalysisOptions", "StudyOptions", "RecordingResult", "StudyResult", "analyze_recording",
            "analyze_study", "load_params"]
@@ -95,7 +101,7 @@ class StudyOptions(AnalysisOptions):
             raise AnalyzeError("--allow-missing-design needs a design (--design or --design-from-path)")
 
 
-def load_params(path, node_fqn: str) -> dict:
+def load_params(path: StrPath | None, node_fqn: str) -> dict:
     """The node's parameters, read as the node reads the file; names the node would
     ignore are ignored here too, with the node's warning on stderr."""
     from valence_ros.core.input_files import InputFileError
@@ -167,7 +173,7 @@ class RecordingResult:
     def plots(self) -> tuple[Path, ...]:
         return tuple(self.out / p for p in self.summary["outputs"]["plots"])
 
-    def valence(self):
+    def valence(self) -> pd.DataFrame:
         """valence.csv as a DataFrame."""
         return _read_csv(self.valence_csv)
 
@@ -192,29 +198,29 @@ class StudyResult:
     def figures(self) -> tuple[Path, ...]:
         return tuple(self.out / p for p in self.study["outputs"].get("figures", ()))
 
-    def _table(self, kind: str):
+    def _table(self, kind: str) -> pd.DataFrame | None:
         path = self.path(kind)
         return None if path is None else _read_csv(path, self.study.get("design", {}).get("columns", ()))
 
-    def sessions(self):
+    def sessions(self) -> pd.DataFrame | None:
         return self._table("sessions")
 
-    def episodes(self):
+    def episodes(self) -> pd.DataFrame | None:
         return self._table("episodes")
 
-    def events(self):
+    def events(self) -> pd.DataFrame | None:
         return self._table("events")
 
-    def conditions(self):
+    def conditions(self) -> pd.DataFrame | None:
         return self._table("conditions")
 
-    def timecourse(self):
+    def timecourse(self) -> pd.DataFrame | None:
         return self._table("timecourse")
 
-    def event_locked(self):
+    def event_locked(self) -> pd.DataFrame | None:
         return self._table("event_locked")
 
-    def frames(self):
+    def frames(self) -> pd.DataFrame:
         """frames.parquet as a DataFrame (session, design columns and face_id as categories)."""
         return _pandas().read_parquet(self.path("frames"))
 
@@ -246,7 +252,8 @@ def default_out(input_path: Path) -> Path:
     return Path.cwd() / f"{name}_valence"
 
 
-def analyze_recording(input_path, out=None, options: AnalysisOptions | None = None,
+def analyze_recording(input_path: StrPath, out: StrPath | None = None,
+                      options: AnalysisOptions | None = None,
                       params: dict | None = None) -> RecordingResult:
     """Analyse one bag or CSV export into `out` (default ./<input name>_valence), atomically.
     `params` (already validated node parameters) replaces reading options.params_file."""
@@ -261,7 +268,8 @@ def analyze_recording(input_path, out=None, options: AnalysisOptions | None = No
     return RecordingResult(out, summary)
 
 
-def analyze_study(inputs, out=None, options: StudyOptions | None = None,
+def analyze_study(inputs: str | Path | Iterable[StrPath], out: StrPath | None = None,
+                  options: StudyOptions | None = None,
                   params: dict | None = None) -> StudyResult:
     """Analyse several inputs (or folders searched for them) as a study into `out`
     (default ./valence_study); the design, events and condition tables when the options ask."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path, PurePath
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import yaml
@@ -33,6 +33,9 @@ from valence_ros.cdr import EMOTION_PROBABILITIES, VALENCE, VALENCE_STATE
 from valence_ros.core.input_files import MiB, InputFileError, check_input_path, check_regular_file, read_regular_bytes
 from valence_ros.offline.rosbags_internals import McapReader, Sqlite3Reader, decompress, read_exact, storage_readers
 from valence_ros.process.cli_errors import one_line
+
+if TYPE_CHECKING:
+    from valence_ros.offline.rosbags_internals import Typestore
 
 __all__ = [
     "BagError", "BagReader", "RawBatch", "TopicInfo", "MSG_DEFINITIONS",
@@ -81,7 +84,7 @@ class BagError(Exception):
 
 
 @lru_cache(maxsize=1)
-def typestore():
+def typestore() -> Typestore:
     """rosbags typestore of this process's ROS 2 distro (ros_distro) with the
     valence_ros messages registered."""
     from valence_ros.offline.ros_distro import detect_ros_distro, rosbags_store_for

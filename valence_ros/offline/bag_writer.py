@@ -15,6 +15,7 @@ from collections import defaultdict
 from io import BytesIO
 from itertools import chain, repeat
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
@@ -27,6 +28,10 @@ from valence_ros.offline.rosbags_internals import (
     McapWriter, PendingChunk, Sqlite3Writer, write_record, write_string,
     write_uint16, write_uint32, write_uint64,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from rosbags.interfaces import Connection
 
 def _qos(durability: QosDurability, depth: int) -> Qos:
     zero = QosTime(0, 0)
@@ -131,7 +136,7 @@ class _FastMcapWriter(McapWriter):
         n = len(offsets)
         if n == 0:
             return
-        head = np.empty(n, dtype=MCAP_PREFIX_DTYPE)
+        head: np.ndarray = np.empty(n, dtype=MCAP_PREFIX_DTYPE)
         head["op"] = 0x05
         head["length"] = sizes - 9
         head["channel"] = cid
@@ -228,12 +233,13 @@ class BagWriter:
         self._writer.open()
         self.prefix = MCAP_RECORD_PREFIX if storage_format == "mcap" else 0
 
-    def add_topic(self, topic: str, msgtype: str, depth: int = 10):
+    def add_topic(self, topic: str, msgtype: str, depth: int = 10) -> Connection:
         qos = _qos(QosDurability.TRANSIENT_LOCAL, depth) if msgtype == VALENCE_STATE else VALENCE_QOS
         return self._writer.add_connection(topic, msgtype, typestore=typestore(),
                                            offered_qos_profiles=[qos])
 
-    def write_records(self, connection, log_ns, buffer, offsets, sizes) -> None:
+    def write_records(self, connection: Connection, log_ns: ArrayLike, buffer: np.ndarray, offsets: np.ndarray,
+                      sizes: np.ndarray) -> None:
         """Rows i = buffer[offsets[i]: offsets[i] + sizes[i]], each starting with
         ``self.prefix`` bytes reserved for the storage (see valence_ros.cdr.encode)."""
         n = len(offsets)
@@ -241,7 +247,8 @@ class BagWriter:
             return
         log_ns = np.asarray(log_ns, dtype=np.int64)
         writer = self._writer
-        writer.storage.write_records(connection.id, log_ns, buffer, offsets, sizes)
+        # _Writer opened one of the fast storages above, which have write_records
+        cast(Any, writer.storage).write_records(connection.id, log_ns, buffer, offsets, sizes)
         writer.counts[connection.id] += n
         writer.min_timestamp = min(writer.min_timestamp, int(log_ns.min()))
         writer.max_timestamp = max(writer.max_timestamp, int(log_ns.max()))

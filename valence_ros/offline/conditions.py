@@ -19,6 +19,7 @@ that factor's rows. Descriptive only: no tests, no p-values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Iterable, Sequence, cast
 
 from valence_ros.offline.describe import describe
 from valence_ros.offline.design import PARTICIPANT, Design
@@ -38,7 +39,7 @@ class SessionMean:
     valence_mean: float
 
 
-def factors_of(design: Design, by) -> tuple[str, ...]:
+def factors_of(design: Design, by: Sequence[str] | None) -> tuple[str, ...]:
     """The factors conditions.csv describes: `by`, else "condition", else every design column
     but participant."""
     if by:
@@ -66,7 +67,7 @@ def _cells(d) -> list:
     return [d.n, d.mean, d.sd, d.ci_low, d.ci_high]
 
 
-def condition_rows(means: list[SessionMean], design: Design, factors) -> list[list]:
+def condition_rows(means: list[SessionMean], design: Design, factors: Iterable[str]) -> list[list]:
     """conditions.csv rows (numbers unformatted; None: empty)."""
     participant = design.column(PARTICIPANT) if PARTICIPANT in design.columns else None
     rows = []
@@ -80,7 +81,7 @@ def condition_rows(means: list[SessionMean], design: Design, factors) -> list[li
                          *_cells(describe([m.valence_mean for m in sessions]))])
         if participant is None:
             continue
-        per_person = {}   # level -> participant -> their session means
+        per_person: dict[Any, dict[Any, list[float]]] = {}   # level -> participant -> their session means
         for level, sessions in levels.items():
             for m in sessions:
                 who = participant.get(m.input_session)
@@ -92,7 +93,9 @@ def condition_rows(means: list[SessionMean], design: Design, factors) -> list[li
                 both = sorted(set(per_person.get(a, {})) & set(per_person.get(b, {})))
                 if not both:
                     continue
-                diffs = [describe(per_person[a][p]).mean - describe(per_person[b][p]).mean for p in both]
+                # (each list holds at least one mean, so describe() gives one)
+                diffs = [cast(float, describe(per_person[a][p]).mean) - cast(float, describe(per_person[b][p]).mean)
+                         for p in both]
                 n_sessions = sum(len(per_person[a][p]) + len(per_person[b][p]) for p in both)
                 rows.append([factor, "paired_difference", a, b, n_sessions, len(both), *_cells(describe(diffs))])
     return rows

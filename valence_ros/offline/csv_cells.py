@@ -47,7 +47,7 @@ def text_cell(text: str) -> str:
     return text
 
 
-def cell(value) -> str:
+def cell(value: object) -> str:
     """Any table value as a cell: None -> empty, int/float -> its decimal form, text -> text_cell()."""
     if value is None:
         return ""

@@ -25,9 +25,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.table_file import read_table_file
+
+if TYPE_CHECKING:
+    from valence_ros.core.input_files import StrPath
+    from valence_ros.offline.study_inputs import StudyInput
 
 __all__ = ["Design", "load_design", "RESERVED_COLUMNS", "PARTICIPANT"]
 
@@ -71,11 +76,13 @@ def _check_columns(columns, source: str) -> None:
 
 def _from_file(path: Path, sessions: list[str]) -> tuple[tuple[str, ...], dict]:
     table = read_table_file(path, "design file", ("session",))
-    key = table.column("session")
+    key = cast(int, table.column("session"))   # a required column
     columns = tuple(c for i, c in enumerate(table.columns) if i != key)
     _check_columns(columns, f"{path}")
     known = set(sessions)
-    values, line_of, unknown = {}, {}, []
+    values: dict[str, Any] = {}
+    line_of: dict[str, Any] = {}
+    unknown: list[str] = []
     for line, cells in table.rows:
         session = cells[key]
         if not session:
@@ -145,7 +152,8 @@ def _from_path(pattern: str, inputs) -> tuple[tuple[str, ...], dict, list]:
     return fields, values, unmatched
 
 
-def load_design(inputs, design_file=None, from_path: str | None = None, allow_missing: bool = False) -> Design | None:
+def load_design(inputs: Sequence[StudyInput], design_file: StrPath | None = None, from_path: str | None = None,
+                allow_missing: bool = False) -> Design | None:
     """The design of the study's `inputs` (offline.study_inputs.StudyInput), or None without either source."""
     if design_file is None and from_path is None:
         return None

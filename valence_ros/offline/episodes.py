@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["EPISODE_STATES", "EpisodeBuilder", "FaceEpisodes"]
 
@@ -78,7 +82,7 @@ class EpisodeBuilder:
     def __init__(self):
         self.faces: dict[str, FaceEpisodes] = {}
 
-    def add(self, face: str, stamp_ns, state, new_track) -> None:
+    def add(self, face: str, stamp_ns: np.ndarray, state: ArrayLike, new_track: ArrayLike) -> None:
         n = len(stamp_ns)
         if n == 0:
             return

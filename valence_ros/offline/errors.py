@@ -11,7 +11,7 @@ class AnalyzeError(Exception):
     """Bad input or usage; str() is the one line printed."""
 
 
-def printable(text) -> str:
+def printable(text: object) -> str:
     """A path or name as text every output can hold: bytes of a file name that are not
     UTF-8 (Python keeps them as lone surrogates) become backslash escapes, b'Jos\\xe9'
     -> 'Jos\\xe9'. Valid text is returned unchanged."""

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
 from valence_ros.offline.errors import AnalyzeError
 from valence_ros.offline.table_file import read_table_file
+
+if TYPE_CHECKING:
+    from valence_ros.core.input_files import StrPath
 
 __all__ = ["Event", "load_events", "events_of", "window_stats", "WindowStats", "EVENT_COLUMNS",
            "CLOCKS", "MAX_EVENTS", "event_row"]
@@ -79,10 +83,11 @@ def _known(name: str, sessions: set[str]) -> bool:
     return name in sessions or name.split(":", 1)[0] in sessions and ":" in name
 
 
-def load_events(path, input_sessions) -> list[Event]:
+def load_events(path: StrPath, input_sessions: Iterable[str]) -> list[Event]:
     """The events in `path`; each must name one of `input_sessions` (or one of its topics)."""
     table = read_table_file(path, "events file", ("session", "label", "start_s"))
-    col = {name: table.column(name) for name in ("session", "label", "start_s", "end_s", "clock")}
+    # session, label and start_s are required columns, so their indices are never None
+    col: dict[str, Any] = {name: table.column(name) for name in ("session", "label", "start_s", "end_s", "clock")}
     sessions = set(input_sessions)
     numbers: dict[str, int] = {}
     events, unknown = [], []
@@ -132,7 +137,8 @@ class WindowStats:
         return [self.frames, self.covered_s, self.valence_mean, self.valence_min, self.valence_max, *shares]
 
 
-def window_stats(stamp_ns, valence, state, start_ns: int, end_ns: int, gap_ns: int) -> WindowStats:
+def window_stats(stamp_ns: np.ndarray, valence: np.ndarray, state: np.ndarray, start_ns: int, end_ns: int,
+                 gap_ns: int) -> WindowStats:
     """One face's frames (sorted by stamp) inside [start_ns, end_ns)."""
     lo = int(np.searchsorted(stamp_ns, start_ns, side="left"))
     hi = int(np.searchsorted(stamp_ns, end_ns, side="left"))
@@ -164,7 +170,7 @@ def event_row(session: str, face: str, event: Event, session_start_ns: int, wind
               baseline_start_ns: int, inside: WindowStats, before: WindowStats) -> list:
     """The events.csv cells of one session x face x event (numbers unformatted; None: empty)."""
     start, end = window
-    change = [None] * len(_CHANGES)
+    change: list[float | None] = [None] * len(_CHANGES)
     if inside.valence_mean is not None and before.valence_mean is not None:
         change[0] = inside.valence_mean - before.valence_mean
     if inside.shares is not None and before.shares is not None:

@@ -10,10 +10,16 @@ the axes, so it never covers the data.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE, STATE_NAMES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from valence_ros.offline.report import FaceStats
 
 __all__ = ["plot_face", "state_bands", "STATE_BAND_ALPHA", "STATE_COLORS"]
 
@@ -24,7 +30,8 @@ STATE_COLORS = {NEGATIVE: "#d62728", NEUTRAL: "#bbbbbb", POSITIVE: "#2ca02c"}
 STATE_BAND_ALPHA = 0.18
 
 
-def state_bands(t: np.ndarray, state: np.ndarray, gaps) -> dict[int, list[tuple[float, float]]]:
+def state_bands(t: np.ndarray, state: np.ndarray, gaps: Iterable[tuple[float, float]]
+                ) -> dict[int, list[tuple[float, float]]]:
     """(start, width) spans per state: point i's state holds from t[i] to t[i+1] (the last
     point: one median step); a face-loss gap (a, b) ends the span at a and none starts
     before b - the gap is nobody's time, as in the time shares."""
@@ -59,7 +66,7 @@ def _with_gaps(t: np.ndarray, columns: np.ndarray, gaps) -> tuple[np.ndarray, np
     return (np.insert(t, at, nan_t), np.insert(columns, at, np.nan, axis=0))
 
 
-def plot_face(stats, path: Path, thresholds: tuple[float, float]):
+def plot_face(stats: FaceStats, path: Path, thresholds: tuple[float, float]) -> Figure:
     """PNG of valence (and raw valence) over time from `stats` (report.FaceStats) with state
     bands and gaps where the face was lost for longer than face_timeout. Returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -30,7 +30,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, cast
 
 import numpy as np
 
@@ -67,8 +67,8 @@ def parse_time_ns(text: str) -> int | None:
         return whole * 1_000_000_000 + frac_ns
     m = _SECONDS.match(text)
     if m and (m.group(2) or m.group(3)):
-        sign, whole, fraction = m.groups()
-        ns = int(whole or 0) * 1_000_000_000 + int((fraction or "").ljust(9, "0")[:9] or 0)
+        sign, whole_s, fraction = m.groups()
+        ns = int(whole_s or 0) * 1_000_000_000 + int((fraction or "").ljust(9, "0")[:9] or 0)
         return -ns if sign == "-" else ns
     try:   # scientific notation and the like
         value = float(text)
@@ -183,9 +183,11 @@ class FaceReaderCsv:
     def batches(self, batch_size: int = 65536) -> Iterator[CsvBatch]:
         reader = csv.reader(self._lines(), delimiter=self.delimiter)
         columns = self.emotion_columns
-        tcol, fcol = self.time_column, self.face_column
+        tcol, fcol = cast(int, self.time_column), self.face_column   # __init__ refused a file without one
         needed = max(columns + [tcol] + ([fcol] if fcol is not None else [])) + 1
-        stamps, faces, rows = [], [], []
+        stamps: list[Any] = []
+        faces: list[Any] = []
+        rows: list[Any] = []
         rejected: dict[str, int] = {}
 
         def flush():

@@ -18,18 +18,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from valence_ros.offline.describe import describe
 from valence_ros.offline.design import PARTICIPANT
 
+if TYPE_CHECKING:
+    from valence_ros.offline.study_analysis import StudyAnalysis
+
 __all__ = ["study_figures", "STYLES"]
 
 # (grey, line style, marker) per level: distinct in greyscale print
 STYLES = (("0.0", "-", "o"), ("0.45", "--", "s"), ("0.2", ":", "^"), ("0.6", "-.", "D"),
           ("0.3", (0, (5, 1, 1, 1, 1, 1)), "v"), ("0.5", (0, (1, 3)), "P"))
-_RC = {"svg.hashsalt": "valence_ros"}   # the same ids in every run
+_RC: dict[Any, Any] = {"svg.hashsalt": "valence_ros"}   # the same ids in every run
 
 
 def _style(i: int):
@@ -78,7 +82,8 @@ def _condition_means(analysis, factor: str):
                 person_means.setdefault(who, {}).setdefault(x, []).append(m.valence_mean)
         d = describe(values)
         if d.ci_low is not None:
-            ax.errorbar([x], [d.mean], yerr=[[d.mean - d.ci_low], [d.ci_high - d.mean]], color="0.0",
+            mean, high = cast(float, d.mean), cast(float, d.ci_high)   # set whenever ci_low is
+            ax.errorbar([x], [mean], yerr=[[mean - d.ci_low], [high - mean]], color="0.0",
                         capsize=5, linewidth=1.6, marker="_", markersize=16, zorder=3,
                         label="mean, 95 % CI" if x == 0 else None)
         else:
@@ -138,7 +143,7 @@ def _event_locked(curves, label: str, factor: str, baseline_s: float):
     return fig
 
 
-def study_figures(folder: Path, analysis, data: dict) -> list[str]:
+def study_figures(folder: Path, analysis: StudyAnalysis, data: dict) -> list[str]:
     """Draw every figure the study's tables allow into `folder`; their relative paths."""
     folder.mkdir()
     taken: set[str] = set()

@@ -32,7 +32,8 @@ class SpillWriter:
         self._batches = 0
         self.index: dict[tuple[str, str], list] = {}
 
-    def add(self, session: str, face: str, stamp_ns, valence, raw_valence, state) -> None:
+    def add(self, session: str, face: str, stamp_ns: np.ndarray, valence: np.ndarray, raw_valence: np.ndarray,
+            state: np.ndarray) -> None:
         if not len(stamp_ns):
             return
         batch = pa.record_batch([pa.array(stamp_ns, pa.int64()), pa.array(valence, pa.float32()),

@@ -138,7 +138,7 @@ class OutputWriteError(Exception):
     """The output could not be written; str() is the one line printed (exit EXIT_OUTPUT)."""
 
 
-def _causes(error: BaseException):
+def _causes(error: BaseException | None):
     seen = 0
     while error is not None and seen < 10:
         yield error

@@ -9,6 +9,7 @@ face's running statistics (report.FaceStats) are updated.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from valence_ros.offline.bag_writer import BagWriter
 from valence_ros.cdr import VALENCE, VALENCE_STATE, encode_valence, encode_valence_state
 from valence_ros.offline.pipeline import row_groups
 from valence_ros.offline.report import CsvWriter, FaceStats
+
+if TYPE_CHECKING:
+    from valence_ros.offline.pipeline import OutputBatch
 
 __all__ = ["OutputSink"]
 
@@ -44,7 +48,7 @@ class OutputSink:
         self.stats: dict[tuple[int, int], FaceStats] = {}
         self.gap_ns = int(round(float(params["face_timeout"]) * 1e9))
 
-    def write(self, outputs) -> None:
+    def write(self, outputs: Iterable[tuple[int, Any, OutputBatch]]) -> None:
         """outputs: [(topic index, row order keys, OutputBatch)] of one input batch."""
         outputs = [o for o in outputs if len(o[2])]
         if not outputs:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,8 @@ class CsvWriter:
             self._table = padded_bytes(self._fields)
         return self._table
 
-    def write(self, stamp_ns, face, valence, raw_valence, state, topic=None) -> None:
+    def write(self, stamp_ns: np.ndarray, face: np.ndarray, valence: np.ndarray, raw_valence: np.ndarray,
+              state: np.ndarray, topic: np.ndarray | None = None) -> None:
         n = len(stamp_ns)
         if n == 0:
             return
@@ -82,7 +84,8 @@ class CsvWriter:
 _STATE_TEXT = padded_bytes([str(state).encode() for state in STATES])  # row = state + 1
 
 
-def format_rows(stamp_ns, faces: np.ndarray, valence, raw_valence, state, topics=None) -> bytes:
+def format_rows(stamp_ns: np.ndarray, faces: np.ndarray, valence: np.ndarray, raw_valence: np.ndarray,
+                state: np.ndarray, topics: np.ndarray | None = None) -> bytes:
     """CSV text of n rows; `faces` (and `topics`) are (n, w) NUL-padded byte matrices."""
     n = len(stamp_ns)
     v = np.asarray(valence, dtype=np.float64)
@@ -176,17 +179,18 @@ class FaceStats:
         self.min = math.inf
         self.max = -math.inf
         self.first_ns: int | None = None
-        self.min_ns = None
-        self.max_ns = None
+        self.min_ns: Any = None   # int once a frame was added
+        self.max_ns: Any = None
         self.state_ns = np.zeros(3, dtype=np.int64)
         self.state_frames = np.zeros(3, dtype=np.int64)
         self.changes = 0
-        self._last = None      # (stamp_ns, state) of the previous frame
+        self._last: Any = None      # (stamp_ns, state) of the previous frame
         self.series = _Series()
         self.gaps: list[tuple[float, float]] = []   # (last frame before, first after) in series seconds
         self.gaps_not_kept = 0
 
-    def add(self, stamp_ns, valence, raw_valence, state, changed) -> None:
+    def add(self, stamp_ns: np.ndarray, valence: np.ndarray, raw_valence: np.ndarray, state: np.ndarray,
+            changed: np.ndarray) -> None:
         n = len(stamp_ns)
         if n == 0:
             return

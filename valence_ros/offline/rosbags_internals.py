@@ -17,12 +17,16 @@ in requirements.txt can move with confidence: bump it, run that test.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from rosbags.rosbag2.storage_mcap import (
     ChunkInfo, McapReader, McapWriter, PendingChunk, Statistics, decompress, read_exact,
     write_record, write_string, write_uint16, write_uint32, write_uint64,
 )
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader, Sqlite3Writer
+
+if TYPE_CHECKING:   # for annotations only: rosbags.typesys exports get_typestore, not its class
+    from rosbags.typesys.store import Typestore  # noqa: F401  (bag_reader's annotations)
 
 __all__ = [
     "INTERNAL_MEMBERS", "McapReader", "McapWriter", "PendingChunk", "Sqlite3Reader", "Sqlite3Writer",

@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
@@ -25,6 +26,10 @@ from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.program import PROG
 from valence_ros.offline.run_context import RUN
 from valence_ros.process.cli_errors import error_line, one_line
+
+if TYPE_CHECKING:
+    from valence_ros.offline.api import AnalysisOptions
+    from valence_ros.offline.study_worker import StudyTap
 
 
 def _load_model(params: dict):
@@ -115,7 +120,7 @@ def _progress(total: int, quiet: bool, progress=None):
 # ---------------------------------------------------------------------- inputs
 
 
-def _select_topics(reader, wanted: list[str] | None, input_type: str) -> list:
+def _select_topics(reader, wanted: Sequence[str] | None, input_type: str) -> list:
     from valence_ros.cdr import EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY
     accepted = (EMOTION_PROBABILITIES, FLOAT32_MULTI_ARRAY)
     listing = ", ".join(f"{t.name} ({t.msgtype})" for t in reader.topics.values()) or "none"
@@ -258,7 +263,7 @@ def _run_csv(args, params, model, path, out_dir, storage, summary, tap=None):
         pipeline.rejected[reason] = count
     summary["input"]["topics"] = [{"name": topic, "type": "FaceReader CSV", "messages": rows_read,
                                    "outputs": ["/valence", "/valence_state"],
-                                   "columns": {"time": source.columns[source.time_column],
+                                   "columns": {"time": source.columns[cast(int, source.time_column)],
                                                "emotions": list(source.labels)}}]
     summary["notes"].append(
         "CSV input: FaceReader intensities do not sum to 1; each row is normalised to sum 1 "
@@ -318,8 +323,8 @@ def _report(args, params, summary, pipelines, sink, out_dir, is_csv, storage):
 # ---------------------------------------------------------------------- one input
 
 
-def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
-                  tap=None, progress=None) -> dict:
+def analyze_input(args: AnalysisOptions, params: dict, path: Path, out_path: Path, is_csv: bool,
+                  tap: StudyTap | None = None, progress: Any = None) -> dict:
     """Analyse one input into out_path (atomically); the summary written to summary.json,
     plus "face_summaries" and "several_topics" for the printed table. A study passes
     `tap` (sees every output batch) and `progress` (replaces the progress bar)."""
@@ -335,7 +340,8 @@ def analyze_input(args, params: dict, path: Path, out_path: Path, is_csv: bool,
         "parameters": params,
         "notes": [],
     }
-    reader = loader = None
+    reader: Any = None
+    loader: Any = None
     try:
         if is_csv:
             storage = args.storage or "mcap"

@@ -31,11 +31,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from valence_ros.offline.errors import AnalyzeError, printable
 from valence_ros.offline.program import PROG
 from valence_ros.process.cli_errors import error_line
 from valence_ros.offline.study_inputs import collect_inputs, output_dir_name
+
+if TYPE_CHECKING:
+    from valence_ros.offline.api import StudyOptions
 
 __all__ = ["run_study", "print_study", "EXIT_SOME_FAILED", "DEFAULT_STUDY_OUT"]
 
@@ -167,7 +171,7 @@ def _print_table(entries: list[dict], totals: dict, out: Path) -> None:
           f"{totals['wall_s']:.2f} s with {totals['jobs']} jobs; output: {printable(out)}")
 
 
-def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Path:
+def run_study(options: StudyOptions, inputs: list[Path], out: Path | None, params: dict) -> Path:
     """A study (options: api.StudyOptions) into `out` (default ./valence_study); returns `out`.
     Inputs that fail are recorded in study.json; the caller decides the exit code."""
     started = time.monotonic()
@@ -177,7 +181,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
 
     if options.jobs is not None and options.jobs < 1:
         raise AnalyzeError("--jobs must be at least 1")
-    inputs, skipped = collect_inputs(inputs)
+    found, skipped = collect_inputs(inputs)
     if skipped:   # always said, -q or not: the search's choices are never silent
         reasons: dict[str, int] = {}
         for s in skipped:
@@ -186,12 +190,12 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
         print(f"{PROG}: the folder search skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) + "); each with its reason in study.json",
               file=sys.stderr)
-    design = load_design(inputs, options.design, options.design_from_path, options.allow_missing_design)
-    events = _load_events(options, inputs)
+    design = load_design(found, options.design, options.design_from_path, options.allow_missing_design)
+    events = _load_events(options, found)
     analysis = _analysis(options, params, design, events)   # checks --by before the long part
-    jobs = _capped_jobs(options.jobs, len(inputs))
+    jobs = _capped_jobs(options.jobs, len(found))
     out = out if out is not None else Path.cwd() / DEFAULT_STUDY_OUT
-    _check_out(out, inputs, options.overwrite)
+    _check_out(out, found, options.overwrite)
     try:
         out_dir = OutputDir(out, overwrite=options.overwrite)
     except OutputError as error:
@@ -202,7 +206,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
               "out": str(tmp / output_dir_name(item.session)), "final_out": str(out / output_dir_name(item.session)),
               "spill": str(tmp / _SPILL_DIR / f"{i}.arrow"),
               "design_cells": design.row(item.session) if design is not None else (),
-              "options": worker_options, "params": params} for i, item in enumerate(inputs)]
+              "options": worker_options, "params": params} for i, item in enumerate(found)]
     if len({t["out"] for t in tasks}) != len(tasks):   # unique sessions, injective names: never
         raise RuntimeError("two sessions map to one output directory")
     merger = None
@@ -230,7 +234,7 @@ def run_study(options, inputs: list[Path], out: Path | None, params: dict) -> Pa
         totals = {"inputs": len(entries), "ok": len(entries) - failed, "failed": failed, "jobs": jobs,
                   "frames_read": read, "frames_published": merger.parquet.rows, "skipped": len(skipped),
                   "wall_s": round(wall, 3), "frames_per_s": round(read / wall) if wall > 0 else None}
-        study = {"tool": PROG, "inputs": entries,
+        study: dict[str, Any] = {"tool": PROG, "inputs": entries,
                  "skipped": [{"path": printable(s.path), "reason": s.reason} for s in skipped],
                  "params_file": printable(Path(options.params_file).resolve()) if options.params_file else None,
                  "parameters": params, "totals": totals,

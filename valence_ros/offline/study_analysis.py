@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def _cells(row) -> list:
     return out
 
 
-def iter_sessions(path: Path, input_of: dict):
+def iter_sessions(path: Path, input_of: dict) -> Iterator[_Session]:
     """_Session per study session in frames.parquet, in table order (one in memory at a time)."""
     import pyarrow.parquet as pq
     columns = ["session", "face_id", "stamp_ns", "valence", "state"]
@@ -189,7 +190,7 @@ class StudyAnalysis:
                 out.append((factor, level, [m.session for m in sessions]))
         return out
 
-    def timecourse_rows(self):
+    def timecourse_rows(self) -> tuple[list[list], dict]:
         rows, curves = [], {}
         for factor, level, sessions in self._groups():
             grids = [self.timecourses[s] for s in sessions if s in self.timecourses]
@@ -202,7 +203,7 @@ class StudyAnalysis:
                 rows.append([factor, level, float(t[k]), int(n[k]), mean[k], sd[k], lo[k], hi[k]])
         return rows, curves
 
-    def event_locked_rows(self):
+    def event_locked_rows(self) -> tuple[list[list], dict]:
         rows, curves = [], {}
         labels = sorted({label for _, label in self.locked})
         nb = self._baseline_bins()
@@ -220,7 +221,7 @@ class StudyAnalysis:
 
     def write(self, out: Path, plots: bool) -> dict:
         """The files into `out`; their names (relative) by kind, for study.json."""
-        written = {}
+        written: dict[str, Any] = {}
         columns = self.design.columns if self.design is not None else ()
         figures_data = {}
         if self.design is not None:

@@ -11,7 +11,7 @@ one row group, not the study.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +19,9 @@ import pyarrow.parquet as pq
 
 from valence_ros.core.valence_state import NEGATIVE, NEUTRAL, POSITIVE
 from valence_ros.offline.csv_cells import csv_bytes, text_cell
+
+if TYPE_CHECKING:
+    from valence_ros.offline.episodes import EpisodeBuilder, FaceEpisodes
 
 __all__ = ["SESSION_COLUMNS", "EPISODE_COLUMNS", "FRAMES_SCHEMA", "ROW_GROUP_ROWS", "session_row",
            "episode_row", "episode_csv", "csv_bytes", "FramesParquet", "frames_schema", "with_design",
@@ -46,12 +49,12 @@ def _num(value) -> str:
     return "" if value is None else f"{value:.9f}"
 
 
-def number_cell(value) -> str:
+def number_cell(value: float | None) -> str:
     """A number as every study table writes it (9 decimals; None: an empty cell)."""
     return _num(value)
 
 
-def session_row(session: str, face: dict, episodes) -> list:
+def session_row(session: str, face: dict, episodes: FaceEpisodes) -> list:
     """sessions.csv row: `face` is the input's summary.json face entry, `episodes` its FaceEpisodes."""
     share = face["state_share"]
     counts = episodes.counts()
@@ -66,7 +69,7 @@ def episode_row(session: str, face: str, state: int, start_ns: int, end_ns: int)
     return [session, face, state, start_ns, end_ns, _num((end_ns - start_ns) * 1e-9)]
 
 
-def with_design(columns, design) -> tuple:
+def with_design(columns: Sequence[str], design: Sequence[str]) -> tuple:
     """A table's columns with a study design's columns (offline.design) after "session"."""
     return (columns[0], *design, *columns[1:])
 
@@ -74,7 +77,7 @@ def with_design(columns, design) -> tuple:
 EPISODE_CHUNK_ROWS = 65536
 
 
-def episode_csv(session: str, builder, design_cells: tuple[str, ...] = ()) -> Iterator[bytes]:
+def episode_csv(session: str, builder: EpisodeBuilder, design_cells: tuple[str, ...] = ()) -> Iterator[bytes]:
     """episodes.csv text of one session's EpisodeBuilder, face by face, in chunks of at most
     EPISODE_CHUNK_ROWS rows: the same bytes as csv_bytes() of its episode_row()s (with a
     study design's cells after the session, as with_design() orders the columns), without
@@ -89,7 +92,7 @@ def episode_csv(session: str, builder, design_cells: tuple[str, ...] = ()) -> It
                 states[part].tolist(), starts[part].tolist(), ends[part].tolist())).encode()
 
 
-def frames_schema(design_columns=()) -> pa.Schema:
+def frames_schema(design_columns: Sequence[str] = ()) -> pa.Schema:
     """FRAMES_SCHEMA with a study design's columns (offline.design) after "session"."""
     schema = FRAMES_SCHEMA
     for i, name in enumerate(design_columns):
@@ -108,7 +111,7 @@ class FramesParquet:
         self.row_group_rows = row_group_rows
         self.rows = 0
 
-    def add(self, session: str, face: str, frames: pa.RecordBatch, design=()) -> None:
+    def add(self, session: str, face: str, frames: pa.RecordBatch, design: Sequence[str] = ()) -> None:
         n = frames.num_rows
         zeros = pa.array(np.zeros(n, dtype=np.int32))
 

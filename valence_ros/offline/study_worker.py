@@ -14,6 +14,7 @@ from __future__ import annotations
 import resource
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from valence_ros.core.input_files import InputFileError, check_input_path
 from valence_ros.offline.episodes import EpisodeBuilder
@@ -23,6 +24,10 @@ from valence_ros.offline.pipeline import row_groups
 from valence_ros.offline.output_dir import OutputWriteError, output_write_error
 from valence_ros.offline.study_tables import episode_csv, session_row
 from valence_ros.process.cli_errors import one_line
+
+if TYPE_CHECKING:
+    from valence_ros.offline.outputs import OutputSink
+    from valence_ros.offline.pipeline import OutputBatch
 
 __all__ = ["StudyTap", "run_input"]
 
@@ -34,9 +39,9 @@ class StudyTap:
         self.session = session
         self.spill = SpillWriter(spill_path)
         self.episodes: dict[str, EpisodeBuilder] = {}   # study session -> builder
-        self._sink = None
+        self._sink: Any = None
 
-    def wrap(self, sink):
+    def wrap(self, sink: OutputSink) -> _TappedSink:
         self._sink = sink
         return _TappedSink(sink, self)
 
@@ -44,7 +49,7 @@ class StudyTap:
         """An input with several topics gives one study session per topic (one node each)."""
         return self.session if len(self._sink.topics) == 1 else f"{self.session}:{topic}"
 
-    def write(self, outputs) -> None:
+    def write(self, outputs: Iterable[tuple[int, Any, OutputBatch]]) -> None:
         strings = self._sink.table.strings
         for t, _, out in outputs:
             if not len(out):
@@ -76,7 +81,7 @@ class _TappedSink:
     def __getattr__(self, name):        # stats, topics, table, ... of the real sink
         return getattr(self._inner, name)
 
-    def write(self, outputs) -> None:
+    def write(self, outputs: Iterable[tuple[int, Any, OutputBatch]]) -> None:
         self._inner.write(outputs)
         self._tap.write(outputs)
 
@@ -114,7 +119,7 @@ def _failure(error: BaseException) -> str:
     return printable(f"internal error: {type(error).__name__}: {one_line(error)}")
 
 
-def run_input(task: dict, report_progress) -> dict:
+def run_input(task: dict, report_progress: Callable[..., None]) -> dict:
     """Analyse task["path"] into task["out"]; the result record for the parent."""
     from valence_ros.offline.session import analyze_input
     started = time.monotonic()
@@ -123,10 +128,10 @@ def run_input(task: dict, report_progress) -> dict:
     episodes_path = Path(task["spill"]).with_suffix(".episodes.csv")
     path = Path(task["path"])
     from valence_ros.offline.api import AnalysisOptions
-    options = dict(task["options"], overwrite=False, quiet=True)
+    option_values = dict(task["options"], overwrite=False, quiet=True)
     if task["is_csv"]:
-        options["topic"] = None    # --topic applies to the study's bags
-    options = AnalysisOptions(**options)
+        option_values["topic"] = None    # --topic applies to the study's bags
+    options = AnalysisOptions(**option_values)
     try:
         try:   # as a single-input run checks it: FIFOs and devices are refused unopened
             check_input_path(path, "input")

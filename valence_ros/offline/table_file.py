@@ -14,9 +14,13 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from valence_ros.core.input_files import InputFileError, MiB, read_regular_bytes
 from valence_ros.offline.errors import AnalyzeError
+
+if TYPE_CHECKING:
+    from valence_ros.core.input_files import StrPath
 
 __all__ = ["MAX_TABLE_BYTES", "TableFile", "read_table_file"]
 
@@ -33,7 +37,7 @@ class TableFile:
         return self.columns.index(name) if name in self.columns else None
 
 
-def read_table_file(path, what: str, required: tuple[str, ...]) -> TableFile:
+def read_table_file(path: StrPath, what: str, required: tuple[str, ...]) -> TableFile:
     """The table in `path` (`what`: "design file", "events file" for the messages)."""
     path = Path(path)
     try:

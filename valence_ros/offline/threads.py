@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any, Generator, Iterable, TypeVar
 
 from valence_ros.offline.run_context import RUN
+
+T = TypeVar("T")
 
 __all__ = ["prefetch", "BackgroundSink"]
 
 _END = object()
 
 
-def prefetch(iterator, depth: int = 2):
+def prefetch(iterator: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Iterate `iterator` in a helper thread, `depth` items ahead; exceptions re-raised here."""
     items: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
@@ -67,7 +70,7 @@ class BackgroundSink:
         self._factory = factory
         self._items: queue.Queue = queue.Queue(depth)
         self._error: BaseException | None = None
-        self.sink = None
+        self.sink: Any = None   # what the factory made, once the writer thread ran it
         self._finished = False
         self._thread = RUN.start_helper(self._run, "valence-writer", stop=self._request_end)
 
@@ -94,7 +97,7 @@ class BackgroundSink:
                 except BaseException as error:
                     self._error = error
 
-    def put(self, item) -> None:
+    def put(self, item: Any) -> None:
         RUN.check()   # once per batch: a Ctrl-C/SIGTERM whose raise was lost ends the run here
         if self._error is not None:
             raise self._error
@@ -106,7 +109,7 @@ class BackgroundSink:
                 self._finished = True
                 self._items.put((_END, commit))
 
-    def finish(self, commit: bool = True):
+    def finish(self, commit: bool = True) -> Any:
         """Close (commit=True) or abort the sink; re-raises a writer error."""
         self._request_end(commit)
         self._thread.join()

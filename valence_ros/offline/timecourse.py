@@ -17,7 +17,7 @@ __all__ = ["bin_sums", "bin_means", "MAX_GRID_POINTS"]
 MAX_GRID_POINTS = 1_000_000   # one session's grid (8 MB of float64): bounds memory for a tiny step
 
 
-def bin_sums(stamp_ns, values, start_ns: int, step_ns: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+def bin_sums(stamp_ns: np.ndarray, values: np.ndarray, start_ns: int, step_ns: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
     """(sum of values, number of frames) per bin; frames outside the grid are left out."""
     stamp_ns = np.asarray(stamp_ns, dtype=np.int64)
     k = (stamp_ns - np.int64(start_ns)) // np.int64(step_ns)
@@ -28,7 +28,7 @@ def bin_sums(stamp_ns, values, start_ns: int, step_ns: int, bins: int) -> tuple[
     return sums, counts
 
 
-def bin_means(stamp_ns, values, start_ns: int, step_ns: int, bins: int) -> np.ndarray:
+def bin_means(stamp_ns: np.ndarray, values: np.ndarray, start_ns: int, step_ns: int, bins: int) -> np.ndarray:
     sums, counts = bin_sums(stamp_ns, values, start_ns, step_ns, bins)
     out = np.full(bins, np.nan)
     have = counts > 0
