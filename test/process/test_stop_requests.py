@@ -13,9 +13,16 @@ import textwrap
 import pytest
 
 
+def _default_signals() -> None:
+    # A job started in the background by a non-interactive shell (a CI runner, `cmd &`)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler; the
+    # child starts as from a terminal, so the assertions see the module, not the launcher.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-P", "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, preexec_fn=_default_signals)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
