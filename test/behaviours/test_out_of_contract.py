@@ -58,8 +58,8 @@ class Wire:
         self.valences.publish(self._stamp(self.msg.Valence(
             face_id=face_id, valence=valence, raw_valence=valence if raw is None else raw)))
 
-    def wait_seen(self, behaviour, predicate, what):
-        self.client.wait_for(predicate, WAIT_TIMEOUT, what)
+    def wait_seen(self, behaviour, predicate, what, timeout: float = WAIT_TIMEOUT):
+        self.client.wait_for(predicate, timeout, what)
 
     def close(self):
         with self.client._lock:
@@ -161,8 +161,17 @@ def test_over_long_face_ids_are_not_kept(wire):
         wire.wait_seen(glad, lambda k=k: glad.refused["id_too_long"] == k + 1
                        and all(c.refused["id_too_long"] == k + 1 for c in conditions),
                        f"long ids {k} refused: {glad.refused}, {[c.refused for c in conditions]}")
-    wire.state("z" * MAX_ID_LENGTH, S.POSITIVE, 0.9)   # the longest allowed id is kept
-    wire.wait_seen(glad, lambda: all(len(c.board) == 1 for c in conditions), "the 256-char id")
+    # the longest allowed id is kept; sent again if one delivery is missed (seen once in a CI
+    # run on a loaded machine, after the 1 MiB messages): a board that refused it fails all 6
+    for attempt in range(6):
+        wire.state("z" * MAX_ID_LENGTH, S.POSITIVE, 0.9)
+        try:
+            wire.wait_seen(glad, lambda: all(len(c.board) == 1 for c in conditions), "the 256-char id",
+                           timeout=WAIT_TIMEOUT / 3)
+            break
+        except AssertionError:
+            if attempt == 5:
+                raise
     for condition in conditions:
         assert condition.refused["id_too_long"] == n
         assert condition.board.state_of("z" * MAX_ID_LENGTH) == S.POSITIVE
