@@ -530,3 +530,26 @@ def test_episodes_cost_no_python_object_each_and_stream_to_episodes_csv(tmp_path
     assert b"".join(episode_csv("-s", builder)) == csv_bytes([episode_row("-s", *r) for r in builder.rows()])
     info = builder.faces["=x"]
     assert (info.states.itemsize, info.starts.itemsize, info.ends.itemsize) == (1, 8, 8)
+
+
+def test_an_aborted_spill_on_a_full_disk_raises_nothing_and_leaves_nothing(small_disk):
+    """A study worker whose input failed on a full disk aborts its frame spill; closing the
+    spill then fails too, and that error escaped the worker (it died with exit code 1,
+    reported as "the worker process died" instead of "no space left"; one clean-clone CI run)."""
+    import numpy as np
+
+    from valence_ros.offline.frames_spill import SpillWriter
+    spill = SpillWriter(small_disk / "0.arrow")
+    frames = (np.arange(1000, dtype=np.int64), np.zeros(1000, np.float32), np.zeros(1000, np.float32),
+              np.zeros(1000, np.int8))
+    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)   # full to the byte
+    for size in (65536, 4096, 1):
+        with pytest.raises(OSError):
+            while True:
+                os.write(fd, b"\0" * size)
+    os.close(fd)
+    with pytest.raises(OSError):   # the input's own failure
+        for _ in range(100):
+            spill.add("s", "f", *frames)
+    spill.abort()
+    assert not (small_disk / "0.arrow").exists()

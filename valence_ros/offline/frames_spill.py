@@ -58,8 +58,13 @@ class SpillWriter:
                 self._sink.close()
 
     def abort(self) -> None:
+        """Close and delete, raising nothing for the frames thrown away: after a failed write
+        (a full disk) closing fails too, and that error must not replace the one that made
+        the caller abort (a study worker died of it instead of reporting its input)."""
         try:
             self.close()
+        except OSError:
+            pass
         finally:
             self.path.unlink(missing_ok=True)
 
