@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("VALENCE_PIP_INSTALL_TESTS") != "
 # Files that need rclpy or torch at import are not listed; single tests that need
 # them skip themselves (pytest.importorskip) in a venv without them.
 PURE_TESTS = [
-    "test/core/test_face_selection.py", "test/core/test_face_tracker.py", "test/core/test_hri_expression.py",
+    "test/core/test_face_tracker.py", "test/core/test_hri_expression.py",
     "test/core/test_input_files.py", "test/core/test_labels.py", "test/core/test_parameters.py",
     "test/core/test_preprocessing.py", "test/core/test_smoothing.py", "test/core/test_state_debounce.py",
     "test/core/test_throttle.py", "test/core/test_valence_state.py", "test/cdr/test_frame_codec.py",
